@@ -1,0 +1,1 @@
+//! skua-fleet: maintenance-window planner and day-by-day evaluation.

@@ -1,0 +1,1 @@
+//! skua-report: self-contained HTML reports with inline SVG charts.

@@ -1,0 +1,4 @@
+//! SQLite implementation of the store.
+
+/// The embedded SQLite store.
+pub struct SqliteStore;

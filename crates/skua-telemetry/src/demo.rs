@@ -1,0 +1,1 @@
+//! Seeded generator of a realistic demo fleet (filled in below).

@@ -1,0 +1,2 @@
+//! skua-telemetry: telemetry readers, validation and the demo fleet generator.
+pub mod demo;
