@@ -5,10 +5,15 @@
 //! samples, a run with its results) is one transaction.
 
 mod sqlite;
+mod store;
 mod types;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use store::Store;
 pub use types::*;
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

@@ -1,1 +1,56 @@
-fn main() {}
+//! `skua`: the one binary. Parses arguments, calls the libraries, prints, sets the exit code.
+//!
+//! Exit codes: 0 success; 1 error (unreadable input, bad configuration, infeasible plan…);
+//! 2 usage error (clap); 3 input refused by the validation policy (nothing of it was stored).
+
+mod bench;
+mod cli;
+mod commands;
+mod output;
+mod pipeline;
+mod report_build;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{BenchWhat, Cli, Command};
+
+/// How a command ended, when it did not fail outright.
+pub enum Outcome {
+    /// Everything done.
+    Ok,
+    /// Done, but some input was refused (files unreadable or series rejected).
+    Rejected(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = cli.quiet;
+    let result = match &cli.command {
+        Command::Run(a) => run::run(a, quiet),
+        Command::Ingest(a) => commands::ingest(a, quiet),
+        Command::Validate(a) => commands::validate(a),
+        Command::Forecast(a) => commands::forecast(a, quiet),
+        Command::Plan(a) => commands::plan(a, quiet),
+        Command::Evaluate(a) => commands::evaluate(a, quiet),
+        Command::Demo(a) => commands::demo(a),
+        Command::Bench(b) => match &b.what {
+            BenchWhat::Fleet(a) => bench::fleet(a),
+        },
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Rejected(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

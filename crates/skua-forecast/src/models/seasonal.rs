@@ -1,0 +1,429 @@
+//! The engine shared by the seasonal baselines: forecast each step as the mean of the
+//! values one, two, …, `cycles` seasonal periods earlier, and derive quantiles from the
+//! same rule's recent in-sample errors.
+//!
+//! `previous_day` is this rule with a period of one day and one cycle, `previous_week` one
+//! week and one cycle, `seasonal_naive` a detected or given period and one cycle, `mean_<k>d`
+//! one day and `k` cycles.
+//!
+//! # Missing values
+//! For each phase of the period (e.g. each hour of the day), the forecast is the mean of the
+//! present values among the last `cycles` values at that phase. If all of them are missing
+//! (e.g. yesterday fell in a 24 h hole), it falls back, in order, to:
+//! 1. the most recent present value at the same phase in an earlier cycle;
+//! 2. when the period is a whole number of days longer than one day, the most recent present
+//!    value at the same time of day;
+//! 3. the mean of the whole history.
+//!
+//! # Quantiles
+//! The rule is applied at every step `t` of the last [`RESIDUAL_WINDOW_DAYS`] days (using
+//! only values before `t`, exactly like a forecast made at a daily origin for the next day),
+//! and the errors `actual − forecast` are pooled. Steps whose actual or whose every lagged
+//! value is missing are skipped. Quantile `q` of the forecast is the point plus the
+//! empirical `q`-quantile of these errors, with two adjustments: offsets for `q < 0.5` are
+//! capped at 0 and offsets for `q > 0.5` floored at 0 (so `lower ≤ point ≤ upper` always and
+//! the point is the median band), and beyond the first period the offsets grow as
+//! `sqrt(1 + cycles ahead)`, since the rule then reaches further back. With fewer than
+//! [`MIN_RESIDUALS`] errors, the deviations of the recent values from their mean stand in.
+//! If the history holds no negative value, every output is clamped at 0.
+
+use skua_core::{Forecast, QuantileBand, RegularSeries, Ts};
+
+use crate::model::{FitError, FittedForecaster, sorted_levels};
+
+/// Days of history (ending at the forecast origin) whose in-sample errors make the quantiles.
+pub const RESIDUAL_WINDOW_DAYS: usize = 28;
+/// Fewer in-sample errors than this and the quantiles use the spread of the values instead.
+pub const MIN_RESIDUALS: usize = 10;
+
+/// A fitted seasonal baseline: the forecast for one period and the in-sample errors.
+/// Holds `period + errors` numbers, not the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedSeasonal {
+    name: String,
+    start: Ts,
+    step: i64,
+    profile: Vec<f64>,
+    errors: Vec<f64>,
+    non_negative: bool,
+}
+
+impl FittedSeasonal {
+    /// Fits the rule "mean of the last `cycles` values at the same phase of `period`".
+    pub fn fit(
+        name: String,
+        history: &RegularSeries,
+        period: usize,
+        cycles: usize,
+    ) -> Result<Self, FitError> {
+        if period == 0 || cycles == 0 {
+            return Err(FitError::BadConfig {
+                model: name,
+                reason: format!("period ({period}) and cycles ({cycles}) must be at least 1"),
+            });
+        }
+        let x = history.values();
+        let n = x.len();
+        if n < period {
+            return Err(FitError::TooShort {
+                model: name,
+                needed: period,
+                have: n,
+            });
+        }
+        let (mut sum, mut count, mut min) = (0.0, 0usize, f64::INFINITY);
+        for &v in x.iter().filter(|v| !v.is_nan()) {
+            sum += v;
+            count += 1;
+            min = min.min(v);
+        }
+        if count == 0 {
+            return Err(FitError::NoData);
+        }
+        let mean = sum / count as f64;
+        let spd = history.steps_per_day();
+
+        let profile = (0..period)
+            .map(|phase| phase_value(x, period, cycles, phase, spd).unwrap_or(mean))
+            .collect();
+
+        let window = spd.map_or(4 * period, |d| d * RESIDUAL_WINDOW_DAYS);
+        let from = n.saturating_sub(window).max(period);
+        let mut errors = in_sample_errors(x, period, cycles, from);
+        if errors.len() < MIN_RESIDUALS {
+            let recent = &x[n.saturating_sub(window)..];
+            let present = recent.iter().filter(|v| !v.is_nan());
+            let m = present.clone().sum::<f64>() / present.clone().count().max(1) as f64;
+            errors = present.map(|v| v - m).collect();
+            if errors.is_empty() {
+                errors.push(0.0);
+            }
+        }
+
+        Ok(FittedSeasonal {
+            name,
+            start: history.end(),
+            step: history.step(),
+            profile,
+            errors,
+            non_negative: min >= 0.0,
+        })
+    }
+
+    /// The seasonal period in steps.
+    pub fn period(&self) -> usize {
+        self.profile.len()
+    }
+
+    /// Number of in-sample errors behind the quantiles.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+}
+
+/// Mean of the present values at `t - period`, `t - 2 period`, …, `t - cycles·period`.
+fn lagged_mean(x: &[f64], t: usize, period: usize, cycles: usize) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for j in 1..=cycles {
+        let Some(i) = t.checked_sub(j * period) else {
+            break;
+        };
+        if !x[i].is_nan() {
+            sum += x[i];
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Errors `x[t] − lagged_mean(t)` for `t` in `from..`, skipping missing actuals and steps
+/// with no lagged value. For several cycles the lagged sums are updated from one period to
+/// the next (add the newest cycle, drop the oldest), which keeps fitting linear in the
+/// window rather than in window × cycles.
+fn in_sample_errors(x: &[f64], period: usize, cycles: usize, from: usize) -> Vec<f64> {
+    let n = x.len();
+    let mut errors = Vec::with_capacity(n.saturating_sub(from));
+    if cycles == 1 {
+        for t in from..n {
+            let (a, f) = (x[t], x[t - period]);
+            if !a.is_nan() && !f.is_nan() {
+                errors.push(a - f);
+            }
+        }
+        return errors;
+    }
+    let mut sums = vec![(0.0f64, 0u32); period];
+    for t in from..n {
+        let slot = &mut sums[(t - from) % period];
+        if t < from + period {
+            *slot = (0.0, 0);
+            for j in 1..=cycles {
+                let Some(i) = t.checked_sub(j * period) else {
+                    break;
+                };
+                if !x[i].is_nan() {
+                    *slot = (slot.0 + x[i], slot.1 + 1);
+                }
+            }
+        } else {
+            let newest = x[t - period];
+            if !newest.is_nan() {
+                *slot = (slot.0 + newest, slot.1 + 1);
+            }
+            if let Some(i) = t.checked_sub((cycles + 1) * period) {
+                if !x[i].is_nan() {
+                    *slot = (slot.0 - x[i], slot.1 - 1);
+                }
+            }
+        }
+        if slot.1 > 0 && !x[t].is_nan() {
+            errors.push(x[t] - slot.0 / f64::from(slot.1));
+        }
+    }
+    errors
+}
+
+/// Forecast for `phase` of the period following the history, with the documented fallbacks
+/// (`None` means "use the history mean").
+fn phase_value(
+    x: &[f64],
+    period: usize,
+    cycles: usize,
+    phase: usize,
+    spd: Option<usize>,
+) -> Option<f64> {
+    let n = x.len();
+    let t = n + phase; // the first forecast step at this phase
+    if let Some(v) = lagged_mean(x, t, period, cycles) {
+        return Some(v);
+    }
+    // 1. Same phase in earlier cycles.
+    let earlier = (cycles + 1..=t / period)
+        .map(|j| x[t - j * period])
+        .find(|v| !v.is_nan());
+    if earlier.is_some() {
+        return earlier;
+    }
+    // 2. Same time of day on recent days, for multi-day periods.
+    let day = spd.filter(|&d| period > d && period % d == 0)?;
+    (phase / day + 1..=t / day)
+        .map(|j| x[t - j * day])
+        .find(|v| !v.is_nan())
+}
+
+/// The `q`-quantile of `values` (NaN-free) by linear interpolation between order statistics,
+/// as [`skua_core::metrics::quantile_sorted`] would give on the sorted values; reorders
+/// `values`.
+fn select_quantile(values: &mut [f64], q: f64) -> f64 {
+    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, &mut a, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let frac = pos - lo as f64;
+    if frac == 0.0 || right.is_empty() {
+        return a;
+    }
+    let b = right.iter().copied().fold(f64::INFINITY, f64::min);
+    a + (b - a) * frac
+}
+
+impl FittedForecaster for FittedSeasonal {
+    fn predict(&self, horizon: usize, quantiles: &[f64]) -> Result<Forecast, FitError> {
+        let levels = sorted_levels(quantiles)?;
+        let period = self.profile.len();
+        let floor = |v: f64| if self.non_negative { v.max(0.0) } else { v };
+        let raw: Vec<f64> = (0..horizon).map(|h| self.profile[h % period]).collect();
+        // Order statistics by selection rather than a full sort: two or three levels are
+        // usually asked for, and selection is linear.
+        let mut scratch = self.errors.clone();
+        let bands = levels
+            .iter()
+            .map(|&q| {
+                let offset = if q < 0.5 {
+                    select_quantile(&mut scratch, q).min(0.0)
+                } else if q > 0.5 {
+                    select_quantile(&mut scratch, q).max(0.0)
+                } else {
+                    0.0
+                };
+                let values = raw
+                    .iter()
+                    .enumerate()
+                    .map(|(h, p)| floor(p + offset * (1.0 + (h / period) as f64).sqrt()))
+                    .collect();
+                QuantileBand { q, values }
+            })
+            .collect();
+        let forecast = Forecast {
+            start: self.start,
+            step: self.step,
+            point: raw.into_iter().map(floor).collect(),
+            quantiles: bands,
+        };
+        if forecast.check().is_err() {
+            return Err(FitError::NonFinite {
+                model: self.name.clone(),
+            });
+        }
+        Ok(forecast)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hourly(values: Vec<f64>) -> RegularSeries {
+        RegularSeries::new(0, 3600, values).unwrap()
+    }
+
+    #[test]
+    fn mean_of_cycles_and_fallbacks() {
+        // period 3, two cycles: the forecast averages the last two cycles.
+        let s = hourly(vec![1.0, 2.0, 3.0, 3.0, 4.0, 5.0]);
+        let f = FittedSeasonal::fit("t".into(), &s, 3, 2).unwrap();
+        let p = f.predict(4, &[]).unwrap().point;
+        assert_eq!(p, vec![2.0, 3.0, 4.0, 2.0]);
+
+        // Last cycle's phase 1 missing: one cycle → fall back to the cycle before.
+        let s = hourly(vec![1.0, 2.0, 3.0, 3.0, f64::NAN, 5.0]);
+        let p = FittedSeasonal::fit("t".into(), &s, 3, 1)
+            .unwrap()
+            .predict(3, &[])
+            .unwrap()
+            .point;
+        assert_eq!(p, vec![3.0, 2.0, 5.0]);
+
+        // Phase missing everywhere → history mean.
+        let s = hourly(vec![1.0, f64::NAN, 3.0, 3.0, f64::NAN, 5.0]);
+        let p = FittedSeasonal::fit("t".into(), &s, 3, 1)
+            .unwrap()
+            .predict(3, &[])
+            .unwrap()
+            .point;
+        assert_eq!(p, vec![3.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn multi_day_period_falls_back_to_time_of_day() {
+        // Period of 2 days (48 steps) and one cycle of history: phase 29 (hour 5 of the
+        // second day) is missing and there is no earlier cycle, so the forecast takes the
+        // most recent present value at hour 5 (phase 5, a day earlier).
+        let mut v: Vec<f64> = (0..48).map(|t| (t % 24) as f64).collect();
+        v[24 + 5] = f64::NAN; // phase 29 of the 2-day period, last cycle
+        let s = hourly(v);
+        let f = FittedSeasonal::fit("t".into(), &s, 48, 1).unwrap();
+        let p = f.predict(48, &[]).unwrap().point;
+        // phase 29 → no earlier cycle → same time of day one day earlier: value 5.
+        assert_eq!(p[29], 5.0);
+        assert_eq!(p[3], 3.0);
+    }
+
+    #[test]
+    fn errors_and_too_short() {
+        let s = hourly(vec![1.0, 2.0]);
+        assert!(matches!(
+            FittedSeasonal::fit("t".into(), &s, 3, 1),
+            Err(FitError::TooShort {
+                needed: 3,
+                have: 2,
+                ..
+            })
+        ));
+        let s = hourly(vec![f64::NAN; 5]);
+        assert_eq!(
+            FittedSeasonal::fit("t".into(), &s, 3, 1),
+            Err(FitError::NoData)
+        );
+        assert!(matches!(
+            FittedSeasonal::fit("t".into(), &hourly(vec![1.0]), 0, 1),
+            Err(FitError::BadConfig { .. })
+        ));
+    }
+
+    #[test]
+    fn bands_contain_the_point_and_widen_after_one_period() {
+        let v: Vec<f64> = (0..24 * 30)
+            .map(|t| ((t * 37) % 11) as f64 - (t % 24) as f64)
+            .collect();
+        let f = FittedSeasonal::fit("t".into(), &hourly(v), 24, 1).unwrap();
+        assert!(f.error_count() >= 24 * 27);
+        let fc = f.predict(48, &[0.9, 0.1, 0.5]).unwrap();
+        fc.check().unwrap();
+        let (lo, mid, hi) = (
+            fc.quantile(0.1).unwrap(),
+            fc.quantile(0.5).unwrap(),
+            fc.quantile(0.9).unwrap(),
+        );
+        assert_eq!(mid, &fc.point[..]);
+        for h in 0..48 {
+            assert!(lo[h] <= fc.point[h] && fc.point[h] <= hi[h]);
+        }
+        let w0 = hi[0] - lo[0];
+        let w1 = hi[24] - lo[24];
+        assert!(w0 > 0.0);
+        assert!((w1 / w0 - 2f64.sqrt()).abs() < 1e-9, "{w0} {w1}");
+    }
+
+    #[test]
+    fn non_negative_history_gives_non_negative_bands() {
+        let v: Vec<f64> = (0..24 * 10)
+            .map(|t| if t % 5 == 0 { 10.0 } else { 0.0 })
+            .collect();
+        let f = FittedSeasonal::fit("t".into(), &hourly(v), 24, 1).unwrap();
+        let fc = f.predict(24, &[0.05, 0.95]).unwrap();
+        assert!(
+            fc.quantiles
+                .iter()
+                .all(|b| b.values.iter().all(|v| *v >= 0.0))
+        );
+        assert!(fc.quantile(0.05).unwrap().contains(&0.0));
+    }
+
+    #[test]
+    fn rolling_error_sums_match_the_direct_rule() {
+        let mut v: Vec<f64> = (0..24 * 40)
+            .map(|t| ((t * 7919) % 97) as f64 / 3.0)
+            .collect();
+        for i in [5, 30, 31, 400, 401, 402, 700, 24 * 39 + 3] {
+            v[i] = f64::NAN;
+        }
+        for cycles in [1, 2, 7] {
+            let from = 24 * 12;
+            let direct: Vec<f64> = (from..v.len())
+                .filter(|&t| !v[t].is_nan())
+                .filter_map(|t| lagged_mean(&v, t, 24, cycles).map(|f| v[t] - f))
+                .collect();
+            let fast = in_sample_errors(&v, 24, cycles, from);
+            assert_eq!(direct.len(), fast.len());
+            for (a, b) in direct.iter().zip(&fast) {
+                assert!((a - b).abs() < 1e-9, "cycles {cycles}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn selection_matches_the_sorted_quantile() {
+        let v: Vec<f64> = (0..101)
+            .map(|i| ((i * 37) % 101) as f64 * 0.5 - 7.0)
+            .collect();
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.0, 0.01, 0.1, 0.25, 0.333, 0.9, 0.995, 1.0] {
+            let mut buf = v.clone();
+            let want = skua_core::metrics::quantile_sorted(&sorted, q);
+            assert!((select_quantile(&mut buf, q) - want).abs() < 1e-12, "q {q}");
+        }
+        assert_eq!(select_quantile(&mut [3.0], 0.9), 3.0);
+    }
+
+    #[test]
+    fn short_history_still_has_bands() {
+        let s = hourly((0..24).map(|t| t as f64).collect());
+        let fc = FittedSeasonal::fit("t".into(), &s, 24, 1)
+            .unwrap()
+            .predict(24, &[0.1, 0.9])
+            .unwrap();
+        fc.check().unwrap();
+        assert!(fc.quantile(0.9).unwrap()[0] > fc.point[0]);
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of skua-store (one test binary for the crate).
+
+mod common;
+mod crash;
+mod perf;
+mod records;
+mod schema;
+mod series;

@@ -1,0 +1,494 @@
+//! Command-line arguments (clap). Low-level flags here are turned once into the libraries'
+//! validated configuration types by the `to_*` methods (ripgrep's args → config split).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use skua_core::time::parse_duration;
+use skua_fleet::PlanConstraints;
+use skua_telemetry::{IngestOptions, Policy, ValidateConfig};
+
+/// skua predicts load and allocates resources by it.
+///
+/// The fleet plane (after Seagull, VLDB 2021): ingest per-server telemetry, validate it,
+/// forecast each server's load 24 h ahead, plan maintenance windows in the predicted
+/// low-load hours and check the choices against what really happened.
+#[derive(Debug, Parser)]
+#[command(name = "skua", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Print less: no progress bars or stage lines (results and errors still print).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The main job: ingest → validate → forecast → plan → evaluate → HTML report.
+    Run(RunArgs),
+    /// Read and validate telemetry files and store the accepted series.
+    Ingest(IngestArgs),
+    /// Read and validate telemetry files without storing anything (a dry run of ingest).
+    Validate(ValidateOnlyArgs),
+    /// Forecast the next 24 h of every stored series (and optionally backtest the models).
+    Forecast(ForecastArgs),
+    /// Plan one maintenance job per server in the predicted low-load window.
+    Plan(PlanArgs),
+    /// Replay history day by day and score every window policy (regret, hit rate).
+    Evaluate(EvaluateArgs),
+    /// Benchmarks, side by side with a peer where one exists.
+    Bench(BenchArgs),
+    /// Write the built-in demo fleet as CSV (the data `skua run --demo` uses).
+    Demo(DemoArgs),
+}
+
+/// Where the store lives.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The SQLite store file (created if missing).
+    #[arg(long, env = "SKUA_STORE", default_value = "skua.db")]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Long,
+    Wide,
+    Single,
+    BitbrainsRaw,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TimeFormatArg {
+    Auto,
+    Rfc3339,
+    Datetime,
+    UnixSeconds,
+    UnixMillis,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnitArg {
+    Percent,
+    Count,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PolicyArg {
+    /// Any error rejects the series (nothing of it is stored).
+    Reject,
+    /// Repair what can be repaired (sort, dedupe, snap, fill short gaps, clip), counting each fix.
+    Repair,
+}
+
+/// How to read input files: everything is detected unless given.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReadArgs {
+    /// A TOML column mapping (format, delimiter, time_format, unit, [columns]); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Force the file format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Field separator (one character, or `\t`).
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// Timestamp format (default: detected from the first values and reported).
+    #[arg(long, value_enum)]
+    pub time_format: Option<TimeFormatArg>,
+    /// Unit of the values (default: inferred from column and file names).
+    #[arg(long, value_enum)]
+    pub unit: Option<UnitArg>,
+    /// Name of the series (server) column of a long file.
+    #[arg(long, value_name = "COLUMN")]
+    pub series_col: Option<String>,
+    /// Name of the timestamp column.
+    #[arg(long, value_name = "COLUMN")]
+    pub time_col: Option<String>,
+    /// Name of the value column.
+    #[arg(long, value_name = "COLUMN")]
+    pub value_col: Option<String>,
+    /// Name of the metric column (series ids become `server/metric`).
+    #[arg(long, value_name = "COLUMN")]
+    pub metric_col: Option<String>,
+    /// A column copied into the series labels (repeatable), e.g. `--label cluster`.
+    #[arg(long = "label", value_name = "COLUMN")]
+    pub labels: Vec<String>,
+    /// Series id for a one-series file (default: the file stem).
+    #[arg(long)]
+    pub series_id: Option<String>,
+}
+
+impl ReadArgs {
+    /// The reading options: the mapping file (if any) with the flags on top.
+    pub fn to_options(&self) -> Result<IngestOptions> {
+        let mut o = match &self.mapping {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read mapping file {}", p.display()))?;
+                toml::from_str::<IngestOptions>(&text)
+                    .with_context(|| format!("mapping file {} is not valid", p.display()))?
+            }
+            None => IngestOptions::default(),
+        };
+        use skua_telemetry::{Format, TimeFormat};
+        if let Some(f) = self.format {
+            o.format = Some(match f {
+                FormatArg::Long => Format::Long,
+                FormatArg::Wide => Format::Wide,
+                FormatArg::Single => Format::Single,
+                FormatArg::BitbrainsRaw => Format::BitbrainsRaw,
+                FormatArg::Parquet => Format::Parquet,
+            });
+        }
+        if let Some(d) = &self.delimiter {
+            o.delimiter = Some(d.clone());
+        }
+        if let Some(t) = self.time_format {
+            o.time_format = match t {
+                TimeFormatArg::Auto => TimeFormat::Auto,
+                TimeFormatArg::Rfc3339 => TimeFormat::Rfc3339,
+                TimeFormatArg::Datetime => TimeFormat::DateTime,
+                TimeFormatArg::UnixSeconds => TimeFormat::UnixSeconds,
+                TimeFormatArg::UnixMillis => TimeFormat::UnixMillis,
+            };
+        }
+        if let Some(u) = self.unit {
+            o.unit = Some(match u {
+                UnitArg::Percent => skua_core::Unit::Percent,
+                UnitArg::Count => skua_core::Unit::Count,
+                UnitArg::Other => skua_core::Unit::Other,
+            });
+        }
+        let c = &mut o.columns;
+        for (flag, slot) in [
+            (&self.series_col, &mut c.series),
+            (&self.time_col, &mut c.timestamp),
+            (&self.value_col, &mut c.value),
+            (&self.metric_col, &mut c.metric),
+        ] {
+            if let Some(v) = flag {
+                *slot = Some(v.clone());
+            }
+        }
+        for l in &self.labels {
+            if !c.labels.contains(l) {
+                c.labels.push(l.clone());
+            }
+        }
+        if let Some(id) = &self.series_id {
+            o.series_id = Some(id.clone());
+        }
+        Ok(o)
+    }
+}
+
+/// How to validate.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// What to do with a series that has errors.
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyArg>,
+    /// Under repair, fill gaps of at most this many grid steps by linear interpolation.
+    #[arg(long, default_value_t = 3)]
+    pub max_fill: usize,
+    /// Least history a series needs (a 24 h-ahead forecast needs more than a day).
+    #[arg(long, default_value = "2d", value_parser = duration)]
+    pub min_history: i64,
+    /// Shortest run of identical values reported as a flat line.
+    #[arg(long, default_value = "1d", value_parser = duration)]
+    pub flat_min: i64,
+    /// Sampling interval to use instead of detecting it (e.g. `5m`).
+    #[arg(long, value_parser = duration)]
+    pub interval: Option<i64>,
+}
+
+impl CheckArgs {
+    /// The validation configuration; `default_policy` applies when `--policy` is absent.
+    pub fn to_config(&self, default_policy: PolicyArg) -> ValidateConfig {
+        ValidateConfig {
+            policy: match self.policy.unwrap_or(default_policy) {
+                PolicyArg::Reject => Policy::Reject,
+                PolicyArg::Repair => Policy::Repair,
+            },
+            max_fill_steps: self.max_fill,
+            flat_min_secs: self.flat_min,
+            min_history_secs: self.min_history,
+            interval: self.interval,
+        }
+    }
+}
+
+/// Parses a duration flag (`1h`, `90m`, `2d`, `300`).
+pub fn duration(s: &str) -> Result<i64, String> {
+    match parse_duration(s) {
+        Some(d) if d > 0 => Ok(d),
+        _ => Err(format!(
+            "{s:?} is not a positive duration (examples: 300, 5m, 1h, 2h30m, 1d)"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories (searched recursively) to read.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Also write the full validation report (files and series) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Show every series in the validation table, not only those with issues.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateOnlyArgs {
+    /// Files or directories (searched recursively) to read.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Write the full validation report (files and series) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Show every series, not only those with issues.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Which series of the store to use.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only these series ids (repeatable).
+    #[arg(long = "series", value_name = "ID")]
+    pub series: Vec<String>,
+    /// When a server has several metrics, use this one (default: the CPU-like one, else the first).
+    #[arg(long)]
+    pub metric: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Model: previous_day, previous_week, seasonal_naive, mean_<k>d (e.g. mean_7d).
+    #[arg(long, default_value = "mean_7d")]
+    pub model: String,
+    /// How far ahead to forecast.
+    #[arg(long, default_value = "24h", value_parser = duration)]
+    pub horizon: i64,
+    /// Also run the rolling-origin backtest (24 h horizon, last 14 days) of every baseline.
+    #[arg(long)]
+    pub backtest: bool,
+    /// Write forecasts (and backtest results) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Planning constraints as flags; they override a `--constraints` TOML file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConstraintArgs {
+    /// A constraints TOML file (duration, group_by, max_concurrent, allowed_hours, deadline,
+    /// [groups.<name>], [[servers]]).
+    #[arg(long, value_name = "FILE")]
+    pub constraints: Option<PathBuf>,
+    /// Job length (default 1h).
+    #[arg(long, value_parser = duration)]
+    pub duration: Option<i64>,
+    /// Label whose value defines a server's group (e.g. cluster, region).
+    #[arg(long)]
+    pub group_by: Option<String>,
+    /// At most this many jobs at once in any group.
+    #[arg(long)]
+    pub max_concurrent: Option<usize>,
+    /// Allowed UTC start hours for every server, e.g. `0-6,22-23`.
+    #[arg(long)]
+    pub allowed_hours: Option<String>,
+    /// Latest start: `+20h` after the plan origin or a clock time `06:00` (UTC).
+    #[arg(long)]
+    pub deadline: Option<String>,
+}
+
+impl ConstraintArgs {
+    /// The validated constraints: the TOML file (if any) with the flags on top.
+    pub fn to_constraints(&self) -> Result<PlanConstraints> {
+        let mut doc: toml::Table = match &self.constraints {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read constraints file {}", p.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("constraints file {} is not valid TOML", p.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        if let Some(d) = self.duration {
+            doc.insert("duration".into(), toml::Value::String(format!("{d}s")));
+        }
+        if let Some(g) = &self.group_by {
+            doc.insert("group_by".into(), toml::Value::String(g.clone()));
+        }
+        if let Some(m) = self.max_concurrent {
+            if m == 0 {
+                bail!("--max-concurrent must be at least 1");
+            }
+            doc.insert("max_concurrent".into(), toml::Value::Integer(m as i64));
+        }
+        if let Some(h) = &self.allowed_hours {
+            doc.insert("allowed_hours".into(), toml::Value::String(h.clone()));
+        }
+        if let Some(d) = &self.deadline {
+            doc.insert("deadline".into(), toml::Value::String(d.clone()));
+        }
+        let text = toml::to_string(&doc).context("cannot re-serialise the constraints")?;
+        let what = self
+            .constraints
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the planning flags".into());
+        PlanConstraints::from_toml(&text).with_context(|| format!("invalid constraints in {what}"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub constraints: ConstraintArgs,
+    /// Forecasting model used to predict the load.
+    #[arg(long, default_value = "mean_7d")]
+    pub model: String,
+    /// Plan origin (RFC 3339); default: the end of the newest data in the store.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Skip servers whose data ends more than this before the origin.
+    #[arg(long, default_value = "2d", value_parser = duration)]
+    pub max_staleness: i64,
+    /// Write the schedule as `<OUT>.csv` and `<OUT>.json`.
+    #[arg(long, default_value = "schedule", value_name = "OUT")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    /// Whole days of history needed before a day is scored.
+    #[arg(long, default_value_t = 7)]
+    pub min_history_days: usize,
+    /// Seed of the random-window policy.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Forecast models to evaluate (comma-separated; default: every baseline).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Job length the windows are chosen for.
+    #[arg(long, default_value = "1h", value_parser = duration)]
+    pub duration: i64,
+    /// Write the evaluation summary as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Telemetry files or directories; omit with --demo.
+    pub paths: Vec<PathBuf>,
+    /// Run on the built-in seeded demo fleet instead of files.
+    #[arg(long, conflicts_with = "paths")]
+    pub demo: bool,
+    /// Seed of the demo fleet.
+    #[arg(long, default_value_t = 7, requires = "demo")]
+    pub demo_seed: u64,
+    /// Output directory: report.html, report.json, schedule.csv/json, evaluation.json,
+    /// validation.json and the store (skua.db) unless --store is given.
+    #[arg(long, default_value = "skua-out")]
+    pub out: PathBuf,
+    /// The SQLite store (default: <OUT>/skua.db).
+    #[arg(long, env = "SKUA_STORE")]
+    pub store: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    pub constraints: ConstraintArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Detailed forecast panels in the report (the rest of the fleet is summarised).
+    #[arg(long, default_value_t = 12)]
+    pub panels: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Fleet plane: ingest+validate throughput, store, forecast, plan and evaluate on the
+    /// 1M-row Bitbrains file; with --peer, the same work in pandas + statsforecast.
+    Fleet(BenchFleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFleetArgs {
+    /// The telemetry file to measure on.
+    #[arg(long, default_value = "../shared/data/fleet/bitbrains_rnd/bitbrains_rnd_hourly_cpu.csv.gz")]
+    pub data: PathBuf,
+    /// Repetitions of each timed step (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Also run the peer (bench/fleet_peer.py: pandas + statsforecast) and print ratios.
+    #[arg(long)]
+    pub peer: bool,
+    /// Python interpreter for the peer.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Write the figures as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the CSV.
+    #[arg(long, default_value = "demo_fleet_cpu.csv")]
+    pub out: PathBuf,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Number of servers.
+    #[arg(long, default_value_t = 48)]
+    pub servers: usize,
+    /// Days of history.
+    #[arg(long, default_value_t = 35)]
+    pub days: u32,
+}
