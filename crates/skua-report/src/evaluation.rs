@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 
 use crate::format::{fmt_num, fmt_pct, sort_key};
 use crate::model::{EvaluationSection, PolicyKind, PolicyRow};
-use crate::svg::{
-    Frame, Linear, Mark, Svg, escape, nice_domain, nice_ticks, palette, text_width, tick_label,
-};
+use crate::scale::{Linear, nice_domain, nice_ticks, tick_label};
+use crate::svg::{Frame, Mark, Svg, escape, palette, text_width};
 
 /// Colour of a policy kind.
 pub fn kind_color(kind: PolicyKind) -> &'static str {
@@ -78,7 +77,11 @@ impl BoxStats {
 /// Policies ordered best first (by median regret, then name), so plot and tables agree.
 fn ordered(ev: &EvaluationSection) -> Vec<&PolicyRow> {
     let mut rows: Vec<&PolicyRow> = ev.policies.iter().collect();
-    rows.sort_by(|a, b| a.median_regret.total_cmp(&b.median_regret).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.median_regret
+            .total_cmp(&b.median_regret)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     rows
 }
 
@@ -129,7 +132,12 @@ pub fn regret_svg(ev: &EvaluationSection, unit: &str) -> String {
         .fold(0.0, f64::max);
     let (d0, d1) = nice_domain(0.0, hi, 5);
     let x = Linear::new((d0, d1), (frame.x, frame.right()));
-    let mut svg = Svg::new(width, height, "chart regret-chart", "Regret distribution per policy");
+    let mut svg = Svg::new(
+        width,
+        height,
+        "chart regret-chart",
+        "Regret distribution per policy",
+    );
     let (ticks, step) = nice_ticks(d0, d1, 5);
     svg.x_axis(frame, &x, &ticks, |v| tick_label(v, step));
     let axis = if unit.is_empty() {
@@ -159,7 +167,10 @@ pub fn regret_svg(ev: &EvaluationSection, unit: &str) -> String {
             frame.x - 8.0,
             cy + 4.0,
             &row.name,
-            &format!(r#"text-anchor="end" font-size="12" fill="{}"{weight}"#, palette::INK),
+            &format!(
+                r#"text-anchor="end" font-size="12" fill="{}"{weight}"#,
+                palette::INK
+            ),
         );
         let clamp = |v: f64| x.map(v.clamp(d0, d1));
         let dash = if row.kind == PolicyKind::Random {
@@ -202,14 +213,30 @@ pub fn regret_svg(ev: &EvaluationSection, unit: &str) -> String {
             &format!(r#"stroke="{color}" stroke-width="3""#),
         );
         if s.mean.is_finite() {
-            svg.circle(clamp(s.mean), cy, 3.2, r##"fill="#fff" stroke="#1a1a1a" stroke-width="1.3""##);
+            svg.circle(
+                clamp(s.mean),
+                cy,
+                3.2,
+                r##"fill="#fff" stroke="#1a1a1a" stroke-width="1.3""##,
+            );
         }
         if !from_samples {
-            svg.text(frame.right() - 2.0, cy + 4.0, "table values only", r##"text-anchor="end" fill="#777""##);
+            svg.text(
+                frame.right() - 2.0,
+                cy + 4.0,
+                "table values only",
+                r##"text-anchor="end" fill="#777""##,
+            );
         }
         svg.close_group();
     }
-    svg.rect(frame.x, frame.y, frame.w, frame.h, r##"fill="none" stroke="#bbb""##);
+    svg.rect(
+        frame.x,
+        frame.y,
+        frame.w,
+        frame.h,
+        r##"fill="none" stroke="#bbb""##,
+    );
     let mut items = Vec::new();
     for kind in [PolicyKind::Model, PolicyKind::Fixed, PolicyKind::Random] {
         if rows.iter().any(|r| r.kind == kind) {
@@ -228,8 +255,18 @@ pub fn regret_svg(ev: &EvaluationSection, unit: &str) -> String {
         }
     }
     let end = svg.legend(frame.x, 16.0, &items);
-    svg.circle(end + 4.0, 12.0, 3.2, r##"fill="#fff" stroke="#1a1a1a" stroke-width="1.3""##);
-    svg.text(end + 12.0, 16.0, "mean", &format!(r#"fill="{}""#, palette::INK));
+    svg.circle(
+        end + 4.0,
+        12.0,
+        3.2,
+        r##"fill="#fff" stroke="#1a1a1a" stroke-width="1.3""##,
+    );
+    svg.text(
+        end + 12.0,
+        16.0,
+        "mean",
+        &format!(r#"fill="{}""#, palette::INK),
+    );
     svg.finish()
 }
 
@@ -244,7 +281,9 @@ enum Better {
 fn best_index(values: &[Option<f64>], better: Better) -> Option<usize> {
     let mut best: Option<(usize, f64)> = None;
     for (i, v) in values.iter().enumerate() {
-        let Some(v) = v.filter(|v| v.is_finite()) else { continue };
+        let Some(v) = v.filter(|v| v.is_finite()) else {
+            continue;
+        };
         let wins = match (best, better) {
             (None, _) => true,
             (Some((_, b)), Better::Low) => v < b,
@@ -257,21 +296,46 @@ fn best_index(values: &[Option<f64>], better: Better) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-type Column = (&'static str, Better, fn(&PolicyRow) -> Option<f64>, fn(f64) -> String);
+type Column = (
+    &'static str,
+    Better,
+    fn(&PolicyRow) -> Option<f64>,
+    fn(f64) -> String,
+);
 
 fn columns(full: bool) -> Vec<Column> {
     let mut cols: Vec<Column> = vec![
-        ("Median regret", Better::Low, |r| Some(r.median_regret), fmt_num),
+        (
+            "Median regret",
+            Better::Low,
+            |r| Some(r.median_regret),
+            fmt_num,
+        ),
         ("p90 regret", Better::Low, |r| Some(r.p90_regret), fmt_num),
     ];
     if full {
         cols.push(("Mean regret", Better::Low, |r| Some(r.mean_regret), fmt_num));
-        cols.push(("Median rel. regret", Better::Low, |r| r.median_rel_regret, fmt_pct));
+        cols.push((
+            "Median rel. regret",
+            Better::Low,
+            |r| r.median_rel_regret,
+            fmt_pct,
+        ));
     }
     cols.push(("Hit rate", Better::High, |r| Some(r.hit_rate), fmt_pct));
     if full {
-        cols.push(("Exact hit", Better::High, |r| Some(r.exact_hit_rate), fmt_pct));
-        cols.push(("In busiest ¼", Better::Low, |r| Some(r.busiest_quarter), fmt_pct));
+        cols.push((
+            "Exact hit",
+            Better::High,
+            |r| Some(r.exact_hit_rate),
+            fmt_pct,
+        ));
+        cols.push((
+            "In busiest ¼",
+            Better::Low,
+            |r| Some(r.busiest_quarter),
+            fmt_pct,
+        ));
         cols.push(("Forecast MAE", Better::Low, |r| r.mae, fmt_num));
     }
     cols
@@ -291,7 +355,9 @@ pub fn policy_table(ev: &EvaluationSection, full: bool) -> String {
     out.push_str("</tr></thead><tbody>");
     let bests: Vec<Option<usize>> = cols
         .iter()
-        .map(|(_, better, get, _)| best_index(&rows.iter().map(|r| get(r)).collect::<Vec<_>>(), *better))
+        .map(|(_, better, get, _)| {
+            best_index(&rows.iter().map(|r| get(r)).collect::<Vec<_>>(), *better)
+        })
         .collect();
     for (i, r) in rows.iter().enumerate() {
         let chosen = ev.best_policy.as_deref() == Some(r.name.as_str());
@@ -301,17 +367,35 @@ pub fn policy_table(ev: &EvaluationSection, full: bool) -> String {
             if chosen { r#" class="chosen""# } else { "" },
             kind_color(r.kind),
             escape(&r.name),
-            if chosen { r#" <span class="tag">best</span>"# } else { "" }
+            if chosen {
+                r#" <span class="tag">best</span>"#
+            } else {
+                ""
+            }
         );
         if full {
-            let _ = write!(out, r#"<td class="txt">{}</td><td>{}</td>"#, r.kind.as_str(), r.n);
+            let _ = write!(
+                out,
+                r#"<td class="txt">{}</td><td>{}</td>"#,
+                r.kind.as_str(),
+                r.n
+            );
         }
         for ((_, _, get, fmt), best) in cols.iter().zip(&bests) {
             let v = get(r);
-            let class = if *best == Some(i) { r#" class="best""# } else { "" };
+            let class = if *best == Some(i) {
+                r#" class="best""#
+            } else {
+                ""
+            };
             match v {
                 Some(v) => {
-                    let _ = write!(out, r#"<td{class} data-v="{}">{}</td>"#, sort_key(v), fmt(v));
+                    let _ = write!(
+                        out,
+                        r#"<td{class} data-v="{}">{}</td>"#,
+                        sort_key(v),
+                        fmt(v)
+                    );
                 }
                 None => out.push_str(r#"<td data-v="">–</td>"#),
             }
@@ -322,6 +406,9 @@ pub fn policy_table(ev: &EvaluationSection, full: bool) -> String {
     out
 }
 
+/// Servers in a class, and (median regret, hit rate) per policy.
+type ClassCells<'a> = (usize, BTreeMap<&'a str, (f64, f64)>);
+
 /// Per-class results pivoted: one row per class, one column per policy (median regret and hit rate).
 pub fn class_table(ev: &EvaluationSection) -> String {
     let policies: Vec<&str> = ordered(ev)
@@ -329,27 +416,33 @@ pub fn class_table(ev: &EvaluationSection) -> String {
         .map(|r| r.name.as_str())
         .filter(|p| ev.by_class.iter().any(|c| c.policy == *p))
         .collect();
-    let mut classes: BTreeMap<&str, (usize, BTreeMap<&str, (f64, f64)>)> = BTreeMap::new();
+    let mut classes: BTreeMap<&str, ClassCells> = BTreeMap::new();
     for c in &ev.by_class {
         let e = classes.entry(c.class.as_str()).or_default();
         e.0 = e.0.max(c.servers);
         e.1.insert(c.policy.as_str(), (c.median_regret, c.hit_rate));
     }
-    let mut out = String::from(
-        r#"<table class="num"><thead><tr><th>Class</th><th>Servers</th>"#,
-    );
+    let mut out = String::from(r#"<table class="num"><thead><tr><th>Class</th><th>Servers</th>"#);
     for p in &policies {
         let _ = write!(out, "<th>{}</th>", escape(p));
     }
     out.push_str("</tr></thead><tbody>");
     for (class, (servers, cells)) in &classes {
-        let _ = write!(out, r#"<tr><td class="txt">{}</td><td>{servers}</td>"#, escape(class));
+        let _ = write!(
+            out,
+            r#"<tr><td class="txt">{}</td><td>{servers}</td>"#,
+            escape(class)
+        );
         let vals: Vec<Option<f64>> = policies.iter().map(|p| cells.get(p).map(|c| c.0)).collect();
         let best = best_index(&vals, Better::Low);
         for (i, p) in policies.iter().enumerate() {
             match cells.get(p) {
                 Some((reg, hit)) => {
-                    let class = if best == Some(i) { r#" class="best""# } else { "" };
+                    let class = if best == Some(i) {
+                        r#" class="best""#
+                    } else {
+                        ""
+                    };
                     let _ = write!(
                         out,
                         r#"<td{class}>{} <span class="dim">· {}</span></td>"#,

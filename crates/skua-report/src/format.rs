@@ -3,7 +3,7 @@
 use skua_core::Ts;
 use skua_core::time::{SECONDS_PER_DAY, day_start, format_ts};
 
-use crate::svg::{clock_label, date_label};
+use crate::scale::{clock_label, date_label};
 
 /// A load value with precision that suits its size (`1234`, `56.7`, `0.89`); `–` if not finite.
 pub fn fmt_num(v: f64) -> String {
@@ -52,7 +52,12 @@ pub fn window_label(start: Ts, end: Ts) -> String {
     // `end` is exclusive: a window ending at midnight belongs to the day it started.
     let same_day = day_start(start) == day_start(end - 1) && end - start < SECONDS_PER_DAY;
     if same_day {
-        format!("{} {}–{} UTC", date_label(start), clock_label(start), clock_label(end))
+        format!(
+            "{} {}–{} UTC",
+            date_label(start),
+            clock_label(start),
+            clock_label(end)
+        )
     } else {
         format!(
             "{} {} – {} {} UTC",
@@ -85,7 +90,10 @@ mod tests {
         let d = 1_372_636_800; // 2013-07-01T00:00Z
         assert_eq!(fmt_ts(d + 5400), "2013-07-01 01:30");
         assert_eq!(window_label(d + 7200, d + 14_400), "Jul 1 02:00–04:00 UTC");
-        assert_eq!(window_label(d + 79_200, d + 86_400), "Jul 1 22:00–00:00 UTC");
+        assert_eq!(
+            window_label(d + 79_200, d + 86_400),
+            "Jul 1 22:00–00:00 UTC"
+        );
         assert_eq!(
             window_label(d + 82_800, d + 90_000),
             "Jul 1 23:00 – Jul 2 01:00 UTC"

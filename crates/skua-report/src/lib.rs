@@ -13,13 +13,14 @@ mod format;
 mod model;
 mod page;
 mod panel;
+mod scale;
 mod schedule;
-pub mod svg;
+mod svg;
 mod validation;
 
 pub use model::{
-    ClassRow, CoverageStrip, EvaluationSection, FileRow, GapRow, PolicyKind, PolicyRow, RegretSamples, Report,
-    ScheduleRow, SeriesRow, SeriesStatus, ServerPanel, ValidationSection,
+    ClassRow, CoverageStrip, EvaluationSection, FileRow, GapRow, PolicyKind, PolicyRow,
+    RegretSamples, Report, ScheduleRow, SeriesRow, SeriesStatus, ServerPanel, ValidationSection,
 };
 pub use page::{MAX_PANELS, render_html};
 pub use panel::panel_svg;

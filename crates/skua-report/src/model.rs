@@ -370,7 +370,10 @@ mod tests {
             lower: Some(vec![f64::NAN]),
             upper: None,
             actual: None,
-            window: TimeWindow { start: 60, end: 120 },
+            window: TimeWindow {
+                start: 60,
+                end: 120,
+            },
             runner_up: None,
             caption: String::new(),
         };

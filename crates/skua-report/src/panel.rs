@@ -8,10 +8,8 @@ use skua_core::window::rolling_means;
 
 use crate::format::{fmt_num, window_label};
 use crate::model::ServerPanel;
-use crate::svg::{
-    Frame, Linear, Mark, Svg, band_path, escape, line_path, nice_domain, nice_ticks, palette, tick_label,
-    time_ticks,
-};
+use crate::scale::{Linear, nice_domain, nice_ticks, tick_label, time_ticks};
+use crate::svg::{Frame, Mark, Svg, band_path, escape, line_path, palette};
 
 /// Intrinsic width of a panel chart (it scales to the page width).
 pub const PANEL_WIDTH: f64 = 1000.0;
@@ -59,7 +57,9 @@ fn value_range(p: &ServerPanel) -> (f64, f64) {
         .chain(p.actual.iter().flatten())
         .copied()
         .filter(|v| v.is_finite());
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
     if lo > hi {
         return (0.0, 1.0);
     }
@@ -80,7 +80,13 @@ pub fn panel_svg(p: &ServerPanel, unit: &str) -> String {
 
     // The forecast horizon gets a faint background so "past" and "future" read at a glance.
     let fx = x.map(p.forecast_start as f64).clamp(FRAME.x, FRAME.right());
-    svg.rect(fx, FRAME.y, FRAME.right() - fx, FRAME.h, r##"fill="#f2f6fa""##);
+    svg.rect(
+        fx,
+        FRAME.y,
+        FRAME.right() - fx,
+        FRAME.h,
+        r##"fill="#f2f6fa""##,
+    );
 
     let win = &p.window;
     let (wx0, wx1) = (x.map(win.start as f64), x.map(win.end as f64));
@@ -124,12 +130,19 @@ pub fn panel_svg(p: &ServerPanel, unit: &str) -> String {
             .map(|(t, (l, u))| (x.map(t), y.map(*l), y.map(*u)));
         svg.path(
             &band_path(pts),
-            &format!(r#"class="band" fill="{}" fill-opacity="0.35" stroke="none""#, palette::BAND),
+            &format!(
+                r#"class="band" fill="{}" fill-opacity="0.35" stroke="none""#,
+                palette::BAND
+            ),
         );
     }
 
     let line = |values: &[f64], start: Ts| {
-        line_path(xs(start, step, values.len()).zip(values).map(|(t, v)| (x.map(t), y.map(*v))))
+        line_path(
+            xs(start, step, values.len())
+                .zip(values)
+                .map(|(t, v)| (x.map(t), y.map(*v))),
+        )
     };
     svg.path(
         &line(&p.history, p.history_start),
@@ -155,9 +168,29 @@ pub fn panel_svg(p: &ServerPanel, unit: &str) -> String {
         ),
     );
 
-    svg.rect(FRAME.x, FRAME.y, FRAME.w, FRAME.h, r##"class="plot-area" fill="none" stroke="#bbb""##);
+    // A solid strip along the bottom edge keeps a short window easy to spot on a long axis.
+    svg.rect(
+        wx0,
+        FRAME.bottom() - 5.0,
+        (wx1 - wx0).max(3.0),
+        5.0,
+        &format!(r#"fill="{}""#, palette::CHOSEN),
+    );
+    svg.rect(
+        FRAME.x,
+        FRAME.y,
+        FRAME.w,
+        FRAME.h,
+        r##"class="plot-area" fill="none" stroke="#bbb""##,
+    );
     if fx > FRAME.x && fx < FRAME.right() {
-        svg.line(fx, FRAME.y, fx, FRAME.bottom(), r##"stroke="#777" stroke-dasharray="2 2""##);
+        svg.line(
+            fx,
+            FRAME.y,
+            fx,
+            FRAME.bottom(),
+            r##"stroke="#777" stroke-dasharray="2 2""##,
+        );
     }
 
     let mut items = vec![
@@ -211,7 +244,12 @@ pub fn panel_svg(p: &ServerPanel, unit: &str) -> String {
     }
     svg.legend(FRAME.x, 16.0, &items);
     if !unit.is_empty() {
-        svg.text(4.0, FRAME.y - 8.0, unit, &format!(r#"fill="{}""#, palette::INK));
+        svg.text(
+            4.0,
+            FRAME.y - 8.0,
+            unit,
+            &format!(r#"fill="{}""#, palette::INK),
+        );
     }
     svg.finish()
 }
@@ -289,10 +327,16 @@ mod tests {
             history_start: 0,
             history: vec![5.0; 24],
             forecast_start: 86_400,
-            point: (0..24).map(|h| if (2..4).contains(&h) { 1.0 } else { 6.0 }).collect(),
+            point: (0..24)
+                .map(|h| if (2..4).contains(&h) { 1.0 } else { 6.0 })
+                .collect(),
             lower: None,
             upper: None,
-            actual: Some((0..24).map(|h| if (3..5).contains(&h) { 0.5 } else { 6.0 }).collect()),
+            actual: Some(
+                (0..24)
+                    .map(|h| if (3..5).contains(&h) { 0.5 } else { 6.0 })
+                    .collect(),
+            ),
             window: TimeWindow {
                 start: 86_400 + 2 * 3600,
                 end: 86_400 + 4 * 3600,

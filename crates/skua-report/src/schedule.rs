@@ -6,7 +6,8 @@ use skua_core::time::{SECONDS_PER_HOUR, format_duration, hour_of_day};
 
 use crate::format::{fmt_num, fmt_ts, sort_key, window_label};
 use crate::model::ScheduleRow;
-use crate::svg::{Frame, Linear, Svg, escape, nice_domain, nice_ticks, palette, tick_label};
+use crate::scale::{Linear, nice_domain, nice_ticks, tick_label};
+use crate::svg::{Frame, Svg, escape, palette};
 
 /// Schedule rows shown at most.
 pub const MAX_SCHEDULE_ROWS: usize = 300;
@@ -42,9 +43,14 @@ pub fn schedule_facts(rows: &[ScheduleRow]) -> String {
         .unwrap_or((0, 0));
     let mut lens: Vec<i64> = rows.iter().map(|r| r.end - r.start).collect();
     lens.sort_unstable();
-    let mut preds: Vec<f64> = rows.iter().map(|r| r.predicted).filter(|v| v.is_finite()).collect();
+    let mut preds: Vec<f64> = rows
+        .iter()
+        .map(|r| r.predicted)
+        .filter(|v| v.is_finite())
+        .collect();
     preds.sort_by(f64::total_cmp);
-    let groups: std::collections::BTreeSet<&str> = rows.iter().filter_map(|r| r.group.as_deref()).collect();
+    let groups: std::collections::BTreeSet<&str> =
+        rows.iter().filter_map(|r| r.group.as_deref()).collect();
     let mut out = String::from("<ul class=\"facts-list\">");
     let _ = write!(out, "<li><b>{}</b> windows planned", rows.len());
     if !groups.is_empty() {
@@ -56,10 +62,18 @@ pub fn schedule_facts(rows: &[ScheduleRow]) -> String {
         "<li>Busiest hour: <b>{peak_hour:02}:00 UTC</b> with <b>{peak}</b> jobs running</li>"
     );
     if let Some(len) = lens.get(lens.len() / 2) {
-        let _ = write!(out, "<li>Typical window length: <b>{}</b></li>", format_duration(*len));
+        let _ = write!(
+            out,
+            "<li>Typical window length: <b>{}</b></li>",
+            format_duration(*len)
+        );
     }
     if let Some(p) = preds.get(preds.len() / 2) {
-        let _ = write!(out, "<li>Median predicted load in the window: <b>{}</b></li>", fmt_num(*p));
+        let _ = write!(
+            out,
+            "<li>Median predicted load in the window: <b>{}</b></li>",
+            fmt_num(*p)
+        );
     }
     out.push_str("</ul>");
     out
@@ -78,7 +92,12 @@ pub fn hours_svg(rows: &[ScheduleRow]) -> String {
     let max = counts.iter().copied().max().unwrap_or(0) as f64;
     let (_, d1) = nice_domain(0.0, max.max(1.0), 4);
     let y = Linear::new((0.0, d1), (frame.bottom(), frame.y));
-    let mut svg = Svg::new(w, h, "chart hours-chart", "Maintenance jobs per hour of day");
+    let mut svg = Svg::new(
+        w,
+        h,
+        "chart hours-chart",
+        "Maintenance jobs per hour of day",
+    );
     let (ticks, step) = nice_ticks(0.0, d1, 4);
     let ticks: Vec<f64> = ticks.into_iter().filter(|t| t.fract() == 0.0).collect();
     svg.y_axis(frame, &y, &ticks, |v| tick_label(v, step.max(1.0)));
@@ -103,7 +122,13 @@ pub fn hours_svg(rows: &[ScheduleRow]) -> String {
             );
         }
     }
-    svg.line(frame.x, frame.bottom(), frame.right(), frame.bottom(), r##"stroke="#999""##);
+    svg.line(
+        frame.x,
+        frame.bottom(),
+        frame.right(),
+        frame.bottom(),
+        r##"stroke="#999""##,
+    );
     svg.text(
         frame.x + frame.w / 2.0,
         h - 4.0,
@@ -123,7 +148,10 @@ pub fn schedule_table(rows: &[ScheduleRow]) -> String {
     );
     for r in &sorted[..shown] {
         let runner = r.runner_up_start.map(fmt_ts).unwrap_or_else(|| "–".into());
-        let runner_pred = r.runner_up_predicted.map(fmt_num).unwrap_or_else(|| "–".into());
+        let runner_pred = r
+            .runner_up_predicted
+            .map(fmt_num)
+            .unwrap_or_else(|| "–".into());
         let _ = write!(
             out,
             r#"<tr><td class="txt">{}</td><td class="txt">{}</td><td class="txt" data-v="{}">{}</td><td data-v="{}">{}</td><td data-v="{}">{}</td><td data-v="{}">{}</td><td data-v="{}">{}</td></tr>"#,
@@ -173,7 +201,11 @@ mod tests {
     fn counts_hours_a_job_touches_once() {
         let h = SECONDS_PER_HOUR;
         // 02:30–04:00 touches hours 2 and 3; 23:00–01:00 wraps to 23 and 0; a 2-day job counts once per hour.
-        let counts = jobs_per_hour(&[job(2 * h + 1800, 4 * h), job(23 * h, 25 * h), job(0, 48 * h)]);
+        let counts = jobs_per_hour(&[
+            job(2 * h + 1800, 4 * h),
+            job(23 * h, 25 * h),
+            job(0, 48 * h),
+        ]);
         assert_eq!(counts[2], 2);
         assert_eq!(counts[3], 2);
         assert_eq!(counts[4], 1);

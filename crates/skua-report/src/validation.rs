@@ -7,10 +7,8 @@ use skua_core::time::format_duration;
 
 use crate::format::{fmt_pct, fmt_ts, sort_key};
 use crate::model::{CoverageStrip, SeriesRow, SeriesStatus, ValidationSection};
-use crate::svg::{
-    Frame, Linear, Svg, band_path, escape, line_path, nice_ticks, palette, text_width, tick_label,
-    time_ticks,
-};
+use crate::scale::{Linear, nice_ticks, tick_label, time_ticks};
+use crate::svg::{Frame, Svg, band_path, escape, line_path, palette, text_width};
 
 /// Rows of the per-series table shown at most.
 pub const MAX_SERIES_ROWS: usize = 200;
@@ -35,7 +33,8 @@ pub fn status_counts(v: &ValidationSection) -> [(SeriesStatus, usize); 3] {
 pub fn status_bar(v: &ValidationSection) -> String {
     let counts = status_counts(v);
     let total: usize = counts.iter().map(|c| c.1).sum();
-    let mut out = String::from(r#"<div class="stack" role="img" aria-label="Series by validation outcome">"#);
+    let mut out =
+        String::from(r#"<div class="stack" role="img" aria-label="Series by validation outcome">"#);
     for (status, n) in counts {
         if n > 0 {
             let _ = write!(
@@ -69,7 +68,12 @@ pub fn issues_svg(counts: &[(String, usize)]) -> String {
     };
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1) as f64;
     let x = Linear::new((0.0, max), (frame.x, frame.right()));
-    let mut svg = Svg::new(w, frame.bottom() + 6.0, "chart issues-chart", "Issue counts by code");
+    let mut svg = Svg::new(
+        w,
+        frame.bottom() + 6.0,
+        "chart issues-chart",
+        "Issue counts by code",
+    );
     for (i, (code, n)) in rows.iter().enumerate() {
         let y = frame.y + i as f64 * row_h;
         svg.text(
@@ -87,7 +91,12 @@ pub fn issues_svg(counts: &[(String, usize)]) -> String {
             &format!(r#"fill="{}""#, palette::FORECAST),
             &format!("{code}: {n}"),
         );
-        svg.text(frame.x + bw + 5.0, y + 14.0, &n.to_string(), &format!(r#"fill="{}""#, palette::INK));
+        svg.text(
+            frame.x + bw + 5.0,
+            y + 14.0,
+            &n.to_string(),
+            &format!(r#"fill="{}""#, palette::INK),
+        );
     }
     svg.finish()
 }
@@ -109,6 +118,22 @@ fn downsample(strip: &CoverageStrip) -> (i64, Vec<f64>) {
     (strip.step * k as i64, values)
 }
 
+/// Bottom of the coverage axis: 0 when coverage ever falls below half, otherwise a round value
+/// under the lowest bucket, so that a dip shared by a few servers is still visible (the tick
+/// labels say where the axis starts).
+fn coverage_floor(values: &[f64]) -> f64 {
+    let min = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::min);
+    if min < 0.5 {
+        0.0
+    } else {
+        (((min - 0.02) * 10.0).floor() / 10.0).clamp(0.0, 0.9)
+    }
+}
+
 /// The fleet coverage strip: share of series with data over time, dips marked.
 pub fn coverage_svg(strip: &CoverageStrip) -> String {
     let (step, values) = downsample(strip);
@@ -122,10 +147,13 @@ pub fn coverage_svg(strip: &CoverageStrip) -> String {
     let t0 = strip.start;
     let t1 = t0 + step * values.len() as i64;
     let x = Linear::new((t0 as f64, t1.max(t0 + 1) as f64), (frame.x, frame.right()));
-    let y = Linear::new((0.0, 1.0), (frame.bottom(), frame.y));
+    let y0 = coverage_floor(&values);
+    let y = Linear::new((y0, 1.0), (frame.bottom(), frame.y));
     let mut svg = Svg::new(w, h, "chart coverage-chart", "Fleet coverage over time");
-    let (yt, ystep) = nice_ticks(0.0, 1.0, 4);
-    svg.y_axis(frame, &y, &yt, |v| format!("{} %", tick_label(v * 100.0, ystep * 100.0)));
+    let (yt, ystep) = nice_ticks(y0, 1.0, 4);
+    svg.y_axis(frame, &y, &yt, |v| {
+        format!("{} %", tick_label(v * 100.0, ystep * 100.0))
+    });
     let (xt, xstep) = time_ticks(t0, t1, 10);
     svg.x_time_axis(frame, &x, &xt, xstep);
     // Buckets where under 90 % of the fleet reported get a warm background stripe.
@@ -142,12 +170,23 @@ pub fn coverage_svg(strip: &CoverageStrip) -> String {
         }
     }
     let centre = |i: usize| (t0 + i as i64 * step) as f64 + step as f64 / 2.0;
-    let pts = values.iter().enumerate().map(|(i, v)| (x.map(centre(i)), y.map(0.0), y.map(*v)));
+    let pts = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (x.map(centre(i)), y.map(y0), y.map(*v)));
     svg.path(
         &band_path(pts),
-        &format!(r#"fill="{}" fill-opacity="0.3" stroke="none""#, palette::BAND),
+        &format!(
+            r#"fill="{}" fill-opacity="0.3" stroke="none""#,
+            palette::BAND
+        ),
     );
-    let line = line_path(values.iter().enumerate().map(|(i, v)| (x.map(centre(i)), y.map(*v))));
+    let line = line_path(
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (x.map(centre(i)), y.map(*v))),
+    );
     svg.path(
         &line,
         &format!(
@@ -155,7 +194,13 @@ pub fn coverage_svg(strip: &CoverageStrip) -> String {
             palette::FORECAST
         ),
     );
-    svg.rect(frame.x, frame.y, frame.w, frame.h, r##"fill="none" stroke="#bbb""##);
+    svg.rect(
+        frame.x,
+        frame.y,
+        frame.w,
+        frame.h,
+        r##"fill="none" stroke="#bbb""##,
+    );
     svg.finish()
 }
 
@@ -167,7 +212,11 @@ pub fn coverage_caption(strip: &CoverageStrip) -> String {
         .enumerate()
         .filter(|(_, v)| v.is_finite())
         .min_by(|a, b| a.1.total_cmp(b.1));
-    let low = strip.values.iter().filter(|v| v.is_finite() && **v < 0.9).count();
+    let low = strip
+        .values
+        .iter()
+        .filter(|v| v.is_finite() && **v < 0.9)
+        .count();
     match worst {
         Some((i, v)) => format!(
             "Lowest coverage {} at {} UTC; {} of {} buckets ({} each) below 90 %.",
@@ -247,9 +296,16 @@ pub fn files_table(v: &ValidationSection) -> String {
         let reason = if f.time_format_reason.is_empty() {
             String::new()
         } else {
-            format!(r#"<br><span class="dim">{}</span>"#, escape(&f.time_format_reason))
+            format!(
+                r#"<br><span class="dim">{}</span>"#,
+                escape(&f.time_format_reason)
+            )
         };
-        let bad = if f.bad_rows > 0 { r#" class="warn""# } else { "" };
+        let bad = if f.bad_rows > 0 {
+            r#" class="warn""#
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             r#"<tr><td class="txt path">{}</td><td class="txt">{}</td><td class="txt">{}{reason}</td><td>{}</td><td{bad}>{}</td><td>{}</td></tr>"#,
@@ -268,7 +324,11 @@ pub fn files_table(v: &ValidationSection) -> String {
 /// The longest gaps table.
 pub fn gaps_table(v: &ValidationSection) -> String {
     let mut gaps: Vec<_> = v.longest_gaps.iter().collect();
-    gaps.sort_by(|a, b| (b.end - b.start).cmp(&(a.end - a.start)).then_with(|| a.series.cmp(&b.series)));
+    gaps.sort_by(|a, b| {
+        (b.end - b.start)
+            .cmp(&(a.end - a.start))
+            .then_with(|| a.series.cmp(&b.series))
+    });
     let mut out = String::from(
         r#"<table class="num"><thead><tr><th>Series</th><th>From (UTC)</th><th>To (UTC)</th><th>Length</th></tr></thead><tbody>"#,
     );
@@ -284,7 +344,11 @@ pub fn gaps_table(v: &ValidationSection) -> String {
     }
     out.push_str("</tbody></table>");
     if gaps.len() > MAX_GAPS {
-        let _ = write!(out, r#"<p class="omitted">{} shorter gaps omitted.</p>"#, gaps.len() - MAX_GAPS);
+        let _ = write!(
+            out,
+            r#"<p class="omitted">{} shorter gaps omitted.</p>"#,
+            gaps.len() - MAX_GAPS
+        );
     }
     out
 }
@@ -317,6 +381,15 @@ mod tests {
         rows.sort_by(trouble_order);
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["b", "d", "c", "a"]);
+    }
+
+    #[test]
+    fn coverage_axis_zooms_only_when_coverage_stays_high() {
+        assert_eq!(coverage_floor(&[1.0, 0.3, f64::NAN]), 0.0);
+        assert_eq!(coverage_floor(&[1.0, 0.958]), 0.9);
+        assert_eq!(coverage_floor(&[1.0, 0.71]), 0.6);
+        assert_eq!(coverage_floor(&[1.0, 1.0]), 0.9);
+        assert_eq!(coverage_floor(&[]), 0.9);
     }
 
     #[test]

@@ -149,7 +149,7 @@ mod tests {
     fn table_aligns_columns() {
         let t = table(&["name", "n"], &[vec!["a".into(), "10".into()], vec!["bbb".into(), "2".into()]]);
         let lines: Vec<_> = t.lines().collect();
-        assert_eq!(lines[0], "name   n");
+        assert_eq!(lines[0], "name  n");
         assert_eq!(lines[2], "a     10");
         assert_eq!(lines[3], "bbb    2");
     }

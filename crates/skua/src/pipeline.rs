@@ -221,7 +221,7 @@ pub fn print_ingest_summary(ing: &Ingested, all: bool) {
             .iter()
             .filter(|i| i.severity == skua_telemetry::Severity::Error)
         {
-            let at = if i.locations.is_empty() {
+            let at = if i.locations.first().is_none_or(|l| i.message.contains(l.as_str())) {
                 String::new()
             } else {
                 format!(" (at {})", i.locations.join(", "))

@@ -6,8 +6,8 @@
 use skua_core::TimeWindow;
 use skua_core::window::rolling_means;
 use skua_report::{
-    ClassRow, CoverageStrip, EvaluationSection, FileRow, GapRow, PolicyKind, PolicyRow, RegretSamples, Report,
-    ScheduleRow, SeriesRow, SeriesStatus, ServerPanel, ValidationSection,
+    ClassRow, CoverageStrip, EvaluationSection, FileRow, GapRow, PolicyKind, PolicyRow,
+    RegretSamples, Report, ScheduleRow, SeriesRow, SeriesStatus, ServerPanel, ValidationSection,
 };
 
 /// 2013-08-12T00:00:00Z, a Monday inside the Bitbrains trace period.
@@ -78,8 +78,14 @@ pub fn panel(id: &str, seed: u64, step: i64, days: i64, gaps: bool) -> ServerPan
     let point: Vec<f64> = (0..n_fc)
         .map(|i| profile(f_start + i as i64 * step, level, amp * 0.95, trough + 0.3))
         .collect();
-    let spread: Vec<f64> = (0..n_fc).map(|i| 3.0 + 0.1 * amp * (i as f64 / n_fc as f64)).collect();
-    let lower = point.iter().zip(&spread).map(|(p, s)| (p - s).max(0.0)).collect();
+    let spread: Vec<f64> = (0..n_fc)
+        .map(|i| 3.0 + 0.1 * amp * (i as f64 / n_fc as f64))
+        .collect();
+    let lower = point
+        .iter()
+        .zip(&spread)
+        .map(|(p, s)| (p - s).max(0.0))
+        .collect();
     let upper = point.iter().zip(&spread).map(|(p, s)| p + s).collect();
     let actual = (0..n_fc)
         .map(|i| (profile(f_start + i as i64 * step, level, amp, trough) + 3.0 * rng.n()).max(0.0))
@@ -92,7 +98,9 @@ pub fn panel(id: &str, seed: u64, step: i64, days: i64, gaps: bool) -> ServerPan
     };
     ServerPanel {
         id: id.to_string(),
-        class: Some(["daily", "stable", "weekly", "unpredictable"][(seed % 4) as usize].to_string()),
+        class: Some(
+            ["daily", "stable", "weekly", "unpredictable"][(seed % 4) as usize].to_string(),
+        ),
         step,
         history_start: BASE,
         history,
@@ -107,8 +115,16 @@ pub fn panel(id: &str, seed: u64, step: i64, days: i64, gaps: bool) -> ServerPan
     }
 }
 
-fn policy(name: &str, kind: PolicyKind, rng: &mut Rng, scale: f64, n: usize) -> (PolicyRow, RegretSamples) {
-    let mut v: Vec<f64> = (0..n).map(|_| -scale * (1.0 - rng.f()).ln() * rng.f().sqrt()).collect();
+fn policy(
+    name: &str,
+    kind: PolicyKind,
+    rng: &mut Rng,
+    scale: f64,
+    n: usize,
+) -> (PolicyRow, RegretSamples) {
+    let mut v: Vec<f64> = (0..n)
+        .map(|_| -scale * (1.0 - rng.f()).ln() * rng.f().sqrt())
+        .collect();
     let values = v.clone();
     v.sort_by(f64::total_cmp);
     let q = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
@@ -155,7 +171,11 @@ pub fn report(n_servers: usize, n_panels: usize, step: i64) -> Report {
             } else {
                 SeriesStatus::Accepted
             };
-            let coverage = if status == SeriesStatus::Accepted { 0.97 + 0.03 * rng.f() } else { 0.4 + 0.5 * rng.f() };
+            let coverage = if status == SeriesStatus::Accepted {
+                0.97 + 0.03 * rng.f()
+            } else {
+                0.4 + 0.5 * rng.f()
+            };
             let mut issues = Vec::new();
             if status != SeriesStatus::Accepted {
                 issues.push(("gap".to_string(), 1 + (rng.f() * 5.0) as usize));
@@ -169,7 +189,11 @@ pub fn report(n_servers: usize, n_panels: usize, step: i64) -> Report {
                 points: (8640.0 * coverage) as usize,
                 coverage,
                 gaps: issues.first().map(|i| i.1).unwrap_or(0),
-                longest_gap_secs: if status == SeriesStatus::Accepted { 600 } else { 86_700 },
+                longest_gap_secs: if status == SeriesStatus::Accepted {
+                    600
+                } else {
+                    86_700
+                },
                 issues,
                 status,
             }
@@ -194,8 +218,10 @@ pub fn report(n_servers: usize, n_panels: usize, step: i64) -> Report {
         ("fixed 00:00", PolicyKind::Fixed, 9.0),
         ("random", PolicyKind::Random, 15.0),
     ];
-    let (policies, regret_samples): (Vec<_>, Vec<_>) =
-        specs.iter().map(|(name, kind, s)| policy(name, *kind, &mut rng, *s, n)).unzip();
+    let (policies, regret_samples): (Vec<_>, Vec<_>) = specs
+        .iter()
+        .map(|(name, kind, s)| policy(name, *kind, &mut rng, *s, n))
+        .unzip();
     let by_class = ["daily", "stable", "unpredictable"]
         .iter()
         .flat_map(|c| {

@@ -36,14 +36,19 @@ pub fn check(html: &str) -> Result<(), String> {
                 if name == "script" || name == "style" {
                     // Raw text: jump to the matching end tag, which the loop then pops.
                     let close = format!("</{name}");
-                    i += html[i..].find(&close).ok_or(format!("unterminated <{name}>"))?;
+                    i += html[i..]
+                        .find(&close)
+                        .ok_or(format!("unterminated <{name}>"))?;
                 }
                 stack.push(name);
             }
             b'>' => return Err(format!("stray '>' in text at byte {i}")),
             b'&' => {
                 let rest = &html[i + 1..];
-                let semi = rest.find(';').filter(|n| *n <= 10).ok_or(format!("bare '&' at byte {i}"))?;
+                let semi = rest
+                    .find(';')
+                    .filter(|n| *n <= 10)
+                    .ok_or(format!("bare '&' at byte {i}"))?;
                 let name = &rest[..semi];
                 let ok = name.strip_prefix('#').map_or_else(
                     || !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()),
@@ -79,7 +84,9 @@ fn start_tag(html: &str, i: usize) -> Result<(String, usize, bool), String> {
         match (quote, b[j]) {
             (None, b'"' | b'\'') => quote = Some(b[j]),
             (Some(q), c) if c == q => quote = None,
-            (Some(_), b'<') => return Err(format!("'<' inside an attribute of <{name}> at byte {j}")),
+            (Some(_), b'<') => {
+                return Err(format!("'<' inside an attribute of <{name}> at byte {j}"));
+            }
             (None, b'<') => return Err(format!("unterminated <{name}> at byte {i}")),
             (None, b'>') => return Ok((name, j + 1, b[j - 1] == b'/')),
             _ => {}
@@ -102,7 +109,11 @@ fn checker_catches_what_it_should() {
     assert!(check("</p>").is_err());
     assert!(check("<p>a > b</p>").unwrap_err().contains("stray '>'"));
     assert!(check("<p>a < b</p>").unwrap_err().contains("stray '<'"));
-    assert!(check("<p>Tom & Jerry</p>").unwrap_err().contains("bare '&'"));
+    assert!(
+        check("<p>Tom & Jerry</p>")
+            .unwrap_err()
+            .contains("bare '&'")
+    );
     assert!(check(r#"<p title="x>y</p>"#).is_err());
     assert!(check("<style>a{}").is_err());
 }

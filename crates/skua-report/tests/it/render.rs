@@ -1,7 +1,10 @@
 //! Whole-report rendering: structure, self-containment, geometry, escaping and size.
 
 use skua_core::TimeWindow;
-use skua_report::{MAX_PANELS, MAX_SCHEDULE_ROWS, MAX_SERIES_ROWS, Report, ValidationSection, panel_svg, render_html};
+use skua_report::{
+    MAX_PANELS, MAX_SCHEDULE_ROWS, MAX_SERIES_ROWS, Report, ValidationSection, panel_svg,
+    render_html,
+};
 
 use crate::fixtures::{self, BASE};
 use crate::html_check::check;
@@ -13,7 +16,10 @@ fn attr_of(markup: &str, marker: &str, name: &str) -> String {
     let end = at + markup[at..].find('>').unwrap();
     let tag = &markup[start..end];
     let key = format!(" {name}=\"");
-    let v = tag.find(&key).unwrap_or_else(|| panic!("no {name} in {tag}")) + key.len();
+    let v = tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + key.len();
     tag[v..v + tag[v..].find('"').unwrap()].to_string()
 }
 
@@ -31,8 +37,18 @@ fn sample_report_is_well_formed() {
     let html = render_html(&fixtures::report(40, 6, 300));
     check(&html).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    for id in ["how", "evaluation", "servers", "schedule", "validation", "notes"] {
-        assert!(html.contains(&format!(r#"<section id="{id}""#)), "section {id}");
+    for id in [
+        "how",
+        "evaluation",
+        "servers",
+        "schedule",
+        "validation",
+        "notes",
+    ] {
+        assert!(
+            html.contains(&format!(r#"<section id="{id}""#)),
+            "section {id}"
+        );
     }
 }
 
@@ -60,12 +76,19 @@ fn minimal_report_renders_without_optional_parts() {
 #[test]
 fn nothing_is_loaded_from_outside() {
     let html = render_html(&fixtures::report(40, 6, 300));
-    for bad in ["http://", "https://", "src=", "url(", "@import", "<link", "<iframe", "<img"] {
+    for bad in [
+        "http://", "https://", "src=", "url(", "@import", "<link", "<iframe", "<img",
+    ] {
         assert!(!html.contains(bad), "found {bad}");
     }
     // Every link is an in-page anchor.
     for (i, _) in html.match_indices("href=\"") {
-        assert_eq!(&html[i + 6..i + 7], "#", "external href near {}", &html[i..i + 40]);
+        assert_eq!(
+            &html[i + 6..i + 7],
+            "#",
+            "external href near {}",
+            &html[i..i + 40]
+        );
     }
 }
 
@@ -94,7 +117,10 @@ fn chosen_window_is_drawn_at_its_time() {
     };
     p.runner_up = None;
     let svg = panel_svg(&p, "CPU %");
-    let (fx, fw) = (num(&svg, "class=\"plot-area\"", "x"), num(&svg, "class=\"plot-area\"", "width"));
+    let (fx, fw) = (
+        num(&svg, "class=\"plot-area\"", "x"),
+        num(&svg, "class=\"plot-area\"", "width"),
+    );
     let span = 3.0 * 86_400.0;
     let expect_x = fx + fw * (2.0 * 86_400.0 + 3.0 * 3600.0) / span;
     let expect_w = fw * 7200.0 / span;
@@ -103,8 +129,14 @@ fn chosen_window_is_drawn_at_its_time() {
     assert!((x - expect_x).abs() <= 0.1, "x {x} vs {expect_x}");
     assert!((w - expect_w).abs() <= 0.2, "width {w} vs {expect_w}");
     // It spans the full plot height, and carries the window's times.
-    assert_eq!(num(&svg, "class=\"win-chosen\"", "y"), num(&svg, "class=\"plot-area\"", "y"));
-    assert_eq!(attr_of(&svg, "class=\"win-chosen\"", "data-start"), p.window.start.to_string());
+    assert_eq!(
+        num(&svg, "class=\"win-chosen\"", "y"),
+        num(&svg, "class=\"plot-area\"", "y")
+    );
+    assert_eq!(
+        attr_of(&svg, "class=\"win-chosen\"", "data-start"),
+        p.window.start.to_string()
+    );
 }
 
 #[test]
@@ -120,7 +152,10 @@ fn runner_up_is_outlined_not_filled() {
 #[test]
 fn gaps_break_the_history_line() {
     let mut p = fixtures::panel("gappy", 3, 3600, 2, false);
-    assert_eq!(path_d(&panel_svg(&p, ""), "history").matches('M').count(), 1);
+    assert_eq!(
+        path_d(&panel_svg(&p, ""), "history").matches('M').count(),
+        1
+    );
     p.history[10] = f64::NAN;
     p.history[30] = f64::NAN;
     p.history[31] = f64::NAN;
@@ -146,9 +181,16 @@ fn server_ids_are_escaped_everywhere() {
     check(&html).unwrap();
     assert!(!html.contains(evil));
     assert!(!html.contains(r#""tag"><b>"#) && !html.contains("<b><b>"));
-    assert_eq!(html.matches("<script>").count(), 1, "only the page's own script");
+    assert_eq!(
+        html.matches("<script>").count(),
+        1,
+        "only the page's own script"
+    );
     let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;";
-    assert!(html.matches(escaped).count() >= 5, "escaped id in panel, table rows and data-id");
+    assert!(
+        html.matches(escaped).count() >= 5,
+        "escaped id in panel, table rows and data-id"
+    );
 }
 
 #[test]
@@ -156,8 +198,15 @@ fn best_value_per_column_is_highlighted() {
     let html = render_html(&fixtures::report(20, 1, 3600));
     let ev = fixtures::report(20, 1, 3600).evaluation.unwrap();
     let key = |v: f64| (v * 1e6).round() / 1e6;
-    let best_median = ev.policies.iter().map(|p| p.median_regret).fold(f64::INFINITY, f64::min);
-    assert!(html.contains(&format!(r#"<td class="best" data-v="{}">"#, key(best_median))));
+    let best_median = ev
+        .policies
+        .iter()
+        .map(|p| p.median_regret)
+        .fold(f64::INFINITY, f64::min);
+    assert!(html.contains(&format!(
+        r#"<td class="best" data-v="{}">"#,
+        key(best_median)
+    )));
     let best_hit = ev.policies.iter().map(|p| p.hit_rate).fold(0.0, f64::max);
     assert!(html.contains(&format!(r#"<td class="best" data-v="{}">"#, key(best_hit))));
     // Exactly one best cell per column: compact table (3 columns), full table (8 columns),

@@ -7,7 +7,9 @@ use skua_report::{ServerPanel, panel_svg};
 fn small_panel_svg() {
     let day = 86_400;
     let base = 1_376_265_600; // 2013-08-12T00:00Z
-    let hist: Vec<f64> = (0..12).map(|i| [8.0, 6.0, 3.0, 2.0, 5.0, 9.0][i % 6]).collect();
+    let hist: Vec<f64> = (0..12)
+        .map(|i| [8.0, 6.0, 3.0, 2.0, 5.0, 9.0][i % 6])
+        .collect();
     let mut history = hist.clone();
     history[4] = f64::NAN;
     let point = vec![7.5, 5.5, 2.5, 2.0, 4.5, 8.5];

@@ -8,7 +8,7 @@ use std::path::Path;
 use csv::ByteRecord;
 use skua_core::{SeriesMeta, Unit};
 
-use super::columns::{Header, SERIES_NAMES};
+use super::columns::{Header, SERIES_NAMES, VALUE_NAMES};
 use super::source::{Separator, Source, choose_separator, other_separators, separator_name};
 use super::timestamp::{self, TimeFormat};
 use super::unit::choose_unit;
@@ -199,6 +199,18 @@ fn detect_format(
     }
     let time = header.time_column(opts.columns.timestamp.as_deref())?;
     let others = header.names.len() - 1 - opts.columns.labels.len().min(header.names.len() - 1);
+    if others > 1 && opts.columns.value.is_none() {
+        // A recognised value column beside other columns reads as a long file whose series
+        // column has an unusual name: better to ask than to guess a wide layout.
+        if let Some(v) = header.resolve(None, VALUE_NAMES, "value")? {
+            return Err(header.error(format!(
+                "a value column `{}` but no series column (looked for {}); name it with \
+                 `[columns] series = \"…\"`, or set `format = \"single\"` or `\"wide\"`",
+                header.names[v],
+                SERIES_NAMES.join(", ")
+            )));
+        }
+    }
     if opts.columns.value.is_some() || others == 1 {
         Ok((
             Format::Single,

@@ -206,3 +206,17 @@ fn missing_column_and_missing_file() {
     let msg = read_err(&dir.path().join("nope.csv"), &IngestOptions::default());
     assert!(msg.contains("no such file"), "{msg}");
 }
+
+#[test]
+fn unrecognised_series_column_is_asked_for_not_guessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "h.csv", "hostname,timestamp,value\nweb-1,0,1\n");
+    let msg = read_err(&p, &IngestOptions::default());
+    assert!(
+        msg.contains("no series column") && msg.contains("[columns] series"),
+        "{msg}"
+    );
+    let opts: IngestOptions = toml::from_str("[columns]\nseries = \"hostname\"").unwrap();
+    let r = skua_telemetry::ingest::read_path(&p, &opts).unwrap();
+    assert_eq!(r.series[0].meta.id, "web-1");
+}

@@ -127,6 +127,7 @@ fn broken_series_rejected_then_repaired_with_every_change_counted() {
     assert_eq!(rep.report.gaps.longest[0].start, T0 + 55 * H);
 
     let table = render_table(&[rej.report.clone(), rep.report.clone()]);
+    insta::assert_snapshot!("broken_series_table", table);
     assert!(table.lines().next().unwrap().starts_with("id"));
     assert!(
         table.contains("rejected") && table.contains("repaired"),
@@ -136,6 +137,7 @@ fn broken_series_rejected_then_repaired_with_every_change_counted() {
     let sum = FleetSummary::from_reports(&[rej.report, rep.report]);
     assert_eq!((sum.series, sum.rejected, sum.repaired), (2, 1, 1));
     assert_eq!(sum.issues[&IssueCode::OutOfRange].series, 2);
+    insta::assert_snapshot!("broken_series_summary", sum.render());
     let json = serde_json::to_value(&sum).unwrap();
     assert!(
         json["issues"]["out_of_range"]["count"].as_u64() == Some(4),

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `skua` binary on real files (../shared/data/fleet) and on
+//! hand-made bad inputs. One test binary for the crate.
+
+mod bad_input;
+mod common;
+mod crash;
+mod pipeline;
