@@ -20,7 +20,10 @@ fn main() -> std::io::Result<()> {
         println!("wrote {out} ({} KiB)", html.len() / 1024);
         return Ok(());
     }
-    let out = args.first().cloned().unwrap_or_else(|| "sample_report.html".into());
+    let out = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "sample_report.html".into());
     let servers = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(40);
     let panels = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(6);
     let report = fixtures::report(servers, panels, 300);

@@ -18,6 +18,7 @@ p{margin:6px 0 10px;max-width:80ch}
 .facts div{background:var(--soft);border:1px solid var(--line);border-radius:8px;padding:8px 12px}
 .facts dt{font-size:.78rem;color:var(--dim);text-transform:uppercase;letter-spacing:.04em}
 .facts dd{margin:2px 0 0;font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.facts dd.long{font-size:.9rem;font-weight:500;line-height:1.35}
 nav.toc{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:.92rem;padding:8px 0;border-top:1px solid var(--line);border-bottom:1px solid var(--line)}
 a{color:var(--accent)}
 .verdict{font-size:1.08rem;background:#eef7f3;border-left:4px solid var(--good);padding:10px 14px;border-radius:4px;max-width:none}

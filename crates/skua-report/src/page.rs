@@ -71,9 +71,15 @@ fn header(out: &mut String, r: &Report) {
     if !r.summary.is_empty() {
         out.push_str(r#"<dl class="facts">"#);
         for (k, v) in &r.summary {
+            // Long values (sentences rather than figures) get a smaller font.
+            let long = if v.chars().count() > 24 {
+                r#" class="long""#
+            } else {
+                ""
+            };
             let _ = write!(
                 out,
-                "<div><dt>{}</dt><dd>{}</dd></div>",
+                "<div><dt>{}</dt><dd{long}>{}</dd></div>",
                 escape(k),
                 escape(v)
             );

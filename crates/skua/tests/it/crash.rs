@@ -10,12 +10,11 @@ use crate::common::{fleet_data, skua};
 fn sigkill_during_ingest_leaves_no_partial_series() {
     let data = fleet_data().join("bitbrains_rnd/bitbrains_rnd_hourly_cpu.csv.gz");
     let mut partial_runs = 0;
-    // Kill once the write-ahead log has grown past a threshold, i.e. while series are being
-    // written; different thresholds land in different batches.
-    for wal_bytes in [1u64 << 20, 8 << 20, 20 << 20] {
+    // Kill once the first batch of series has committed (seen through a read-only
+    // connection), after a varying extra delay, so the kill lands while later batches write.
+    for (attempt, extra_ms) in [0u64, 30, 120].into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("crash.db");
-        let wal = dir.path().join("crash.db-wal");
         let mut child = skua()
             .args(["ingest", data.to_str().unwrap(), "--store", db.to_str().unwrap(), "--policy", "repair"])
             .stdout(std::process::Stdio::null())
@@ -27,7 +26,8 @@ fn sigkill_during_ingest_leaves_no_partial_series() {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
-            if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) >= wal_bytes {
+            if committed_series(&db) > 0 {
+                std::thread::sleep(Duration::from_millis(extra_ms));
                 break;
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -38,7 +38,7 @@ fn sigkill_during_ingest_leaves_no_partial_series() {
         let report = store.check_consistency().expect("consistency check runs");
         assert!(
             report.integrity.is_empty() && report.foreign_keys.is_empty() && report.series.is_empty(),
-            "WAL {wal_bytes}: inconsistent store: {report:?}"
+            "attempt {attempt}: inconsistent store: {report:?}"
         );
         let sums = store.series_summaries().unwrap();
         // Every stored series is whole: a Bitbrains VM has at least 1,426 hourly samples.
@@ -52,4 +52,12 @@ fn sigkill_during_ingest_leaves_no_partial_series() {
         }
     }
     assert!(partial_runs > 0, "no kill landed in the middle of the ingest: the test proved nothing");
+}
+
+/// Series rows committed so far, read without writing (0 while the store is not there yet).
+fn committed_series(db: &std::path::Path) -> i64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    rusqlite::Connection::open_with_flags(db, flags)
+        .and_then(|c| c.query_row("SELECT count(*) FROM series", [], |r| r.get(0)))
+        .unwrap_or(0)
 }
