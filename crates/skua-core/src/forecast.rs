@@ -66,8 +66,12 @@ impl Forecast {
             if w[0].q >= w[1].q {
                 return Err("quantile bands are not sorted by level".into());
             }
-            if let Some(i) = (0..self.point.len()).find(|&i| w[0].values[i] > w[1].values[i] + 1e-9) {
-                return Err(format!("quantiles {} and {} cross at step {i}", w[0].q, w[1].q));
+            if let Some(i) = (0..self.point.len()).find(|&i| w[0].values[i] > w[1].values[i] + 1e-9)
+            {
+                return Err(format!(
+                    "quantiles {} and {} cross at step {i}",
+                    w[0].q, w[1].q
+                ));
             }
         }
         Ok(())
@@ -85,8 +89,14 @@ mod tests {
             step: 3600,
             point: vec![1.0, 2.0],
             quantiles: vec![
-                QuantileBand { q: 0.1, values: vec![0.5, 1.5] },
-                QuantileBand { q: 0.9, values: vec![1.5, 2.5] },
+                QuantileBand {
+                    q: 0.1,
+                    values: vec![0.5, 1.5],
+                },
+                QuantileBand {
+                    q: 0.9,
+                    values: vec![1.5, 2.5],
+                },
             ],
         };
         assert!(f.check().is_ok());

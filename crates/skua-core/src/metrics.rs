@@ -32,7 +32,11 @@ pub fn rmse(actual: &[f64], pred: &[f64]) -> f64 {
 pub fn smape(actual: &[f64], pred: &[f64]) -> f64 {
     mean_of(pairs(actual, pred).map(|(a, p)| {
         let d = a.abs() + p.abs();
-        if d == 0.0 { 0.0 } else { 200.0 * (a - p).abs() / d }
+        if d == 0.0 {
+            0.0
+        } else {
+            200.0 * (a - p).abs() / d
+        }
     }))
 }
 

@@ -46,7 +46,7 @@ impl Default for DemoConfig {
 }
 
 /// What a demo server does; decides the shape of its load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// Business-hours cycle in local time, weekend dip.
     Web,
@@ -187,7 +187,11 @@ fn fill_load(s: &mut DemoServer, n: usize, utc_offset: f64, rng: &mut Xoshiro256
                 level + 0.8 * amp * daily * if weekend { 0.7 } else { 1.0 } + etl
             }
             Role::Batch => {
-                let busy = if weekend { 0.6 + 0.4 * daily } else { 0.15 * daily };
+                let busy = if weekend {
+                    0.6 + 0.4 * daily
+                } else {
+                    0.15 * daily
+                };
                 0.5 * level + 1.4 * amp * busy
             }
             Role::Cache => 35.0 + level * 0.3,
@@ -213,8 +217,10 @@ fn inject_events(s: &mut DemoServer, rng: &mut Xoshiro256PlusPlus) {
         for v in &mut s.values[at..(at + len).min(n)] {
             *v = (*v + 55.0).min(98.0);
         }
-        s.events
-            .push(format!("spike burst at {}", format_ts(s.start + at as i64 * s.step)));
+        s.events.push(format!(
+            "spike burst at {}",
+            format_ts(s.start + at as i64 * s.step)
+        ));
     } else if roll < 11 {
         let at = rng.random_range(n / 3..2 * n / 3);
         let shift: f64 = rng.random_range(10.0..20.0);
@@ -329,7 +335,11 @@ mod tests {
         let n = cfg.days as usize * per_day;
         for s in &fleet {
             assert_eq!(s.values.len(), n);
-            assert!(s.values.iter().all(|v| v.is_nan() || (0.0..=100.0).contains(v)));
+            assert!(
+                s.values
+                    .iter()
+                    .all(|v| v.is_nan() || (0.0..=100.0).contains(v))
+            );
         }
         let roles: std::collections::BTreeSet<_> = fleet.iter().map(|s| s.role).collect();
         assert!(roles.len() >= 4, "roles: {roles:?}");
@@ -346,8 +356,16 @@ mod tests {
         }
         // Some servers have gaps, some anomalies, some drift; idle ones stay low.
         assert!(fleet.iter().any(|s| s.values.iter().any(|v| v.is_nan())));
-        assert!(fleet.iter().any(|s| s.events.iter().any(|e| e.contains("spike") || e.contains("shift"))));
-        assert!(fleet.iter().any(|s| s.events.iter().any(|e| e.contains("drift"))));
+        assert!(fleet.iter().any(|s| {
+            s.events
+                .iter()
+                .any(|e| e.contains("spike") || e.contains("shift"))
+        }));
+        assert!(
+            fleet
+                .iter()
+                .any(|s| s.events.iter().any(|e| e.contains("drift")))
+        );
         for s in fleet.iter().filter(|s| s.role == Role::Idle) {
             let mean = s.values.iter().filter(|v| v.is_finite()).sum::<f64>()
                 / s.values.iter().filter(|v| v.is_finite()).count() as f64;

@@ -63,7 +63,11 @@ pub fn fleet(a: &BenchFleetArgs) -> Result<Outcome> {
     }
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut json = serde_json::Map::new();
-    eprintln!("bench: ingest + validate {} ×{} …", a.data.display(), a.repeat);
+    eprintln!(
+        "bench: ingest + validate {} ×{} …",
+        a.data.display(),
+        a.repeat
+    );
     let (t_ingest, (n_rows, series)) = timed(a.repeat, || ingest_validate(&a.data))?;
     let rps = n_rows as f64 / t_ingest;
     rows.push(vec![
@@ -111,7 +115,9 @@ pub fn fleet(a: &BenchFleetArgs) -> Result<Outcome> {
             for (_, s) in &series {
                 let spd = s.steps_per_day().unwrap_or(24);
                 let f = m.fit(s).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let out = f.predict(spd, &LEVELS).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let out = f
+                    .predict(spd, &LEVELS)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 n += out.point.len();
             }
             Ok(n)
@@ -145,7 +151,9 @@ pub fn fleet(a: &BenchFleetArgs) -> Result<Outcome> {
             })
             .collect::<Result<_, String>>()
             .map_err(|e| anyhow::anyhow!(e))?;
-        Ok(skua_fleet::plan(&servers, &constraints, origin)?.entries.len())
+        Ok(skua_fleet::plan(&servers, &constraints, origin)?
+            .entries
+            .len())
     })?;
     rows.push(vec![
         format!("forecast (mean_7d) + plan {jobs} servers (1 thread)"),
@@ -161,7 +169,7 @@ pub fn fleet(a: &BenchFleetArgs) -> Result<Outcome> {
         models: Vec::new(),
     };
     let (t_eval, days) = timed(1, || {
-        let (evals, _, _) = crate::commands::evaluate_fleet(&series, &eval, 3600, true)?;
+        let evals = crate::commands::evaluate_fleet(&series, &eval, 3600, true)?.evals;
         Ok(evals.iter().map(|e| e.days.len()).sum::<usize>())
     })?;
     rows.push(vec![
@@ -236,7 +244,14 @@ fn run_peer(a: &BenchFleetArgs) -> Result<serde_json::Value> {
     if !has {
         eprintln!("bench: installing the peer (pip install statsforecast==2.1.1 pandas) …");
         let ok = Command::new(&a.python)
-            .args(["-m", "pip", "install", "-q", "statsforecast==2.1.1", "pandas"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "statsforecast==2.1.1",
+                "pandas",
+            ])
             .status()
             .context("cannot run pip")?
             .success();

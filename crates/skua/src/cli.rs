@@ -331,8 +331,9 @@ impl ConstraintArgs {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read constraints file {}", p.display()))?;
-                text.parse::<toml::Table>()
-                    .with_context(|| format!("constraints file {} is not valid TOML", p.display()))?
+                text.parse::<toml::Table>().with_context(|| {
+                    format!("constraints file {} is not valid TOML", p.display())
+                })?
             }
             None => toml::Table::new(),
         };
@@ -461,7 +462,10 @@ pub enum BenchWhat {
 #[derive(Debug, Args)]
 pub struct BenchFleetArgs {
     /// The telemetry file to measure on.
-    #[arg(long, default_value = "../shared/data/fleet/bitbrains_rnd/bitbrains_rnd_hourly_cpu.csv.gz")]
+    #[arg(
+        long,
+        default_value = "../shared/data/fleet/bitbrains_rnd/bitbrains_rnd_hourly_cpu.csv.gz"
+    )]
     pub data: PathBuf,
     /// Repetitions of each timed step (the median is reported).
     #[arg(long, default_value_t = 3)]

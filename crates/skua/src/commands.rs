@@ -39,7 +39,11 @@ pub fn ingest(a: &IngestArgs, quiet: bool) -> Result<Outcome> {
     let refused = ing.anything_refused();
     store.finish_run(
         run,
-        if refused { RunStatus::Rejected } else { RunStatus::Ok },
+        if refused {
+            RunStatus::Rejected
+        } else {
+            RunStatus::Ok
+        },
         serde_json::json!({
             "rows": ing.rows, "files": ing.files.len(), "failed_files": ing.failures.len(),
             "series": ing.outcomes.len(), "rejected": ing.rejected(), "stored": puts.len(),
@@ -100,7 +104,11 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
         .par_iter()
         .map(|(m, s)| {
             let class = classify(s).class;
-            (m, class, forecast_from(model.as_ref(), s, s.end(), a.horizon))
+            (
+                m,
+                class,
+                forecast_from(model.as_ref(), s, s.end(), a.horizon),
+            )
         })
         .collect();
     let mut rows = Vec::new();
@@ -112,7 +120,9 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
                 let (lo, hi) = f
                     .point
                     .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                        (a.min(*v), b.max(*v))
+                    });
                 let mean = f.point.iter().sum::<f64>() / f.point.len().max(1) as f64;
                 let low = skua_core::window::argmin(&f.point).unwrap_or(0);
                 rows.push(vec![
@@ -136,7 +146,15 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
     println!(
         "{}",
         table(
-            &["series", "class", "from", "min", "mean", "max", "lowest step"],
+            &[
+                "series",
+                "class",
+                "from",
+                "min",
+                "mean",
+                "max",
+                "lowest step"
+            ],
             &rows
         )
     );
@@ -144,7 +162,12 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
         quiet,
         "forecast",
         t0,
-        &format!("{} series with {} ({} failed)", stored.len(), a.model, failed),
+        &format!(
+            "{} series with {} ({} failed)",
+            stored.len(),
+            a.model,
+            failed
+        ),
     );
     let mut bt_json = serde_json::Value::Null;
     if a.backtest {
@@ -163,7 +186,11 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
     }
     store.finish_run(
         run,
-        if failed == 0 { RunStatus::Ok } else { RunStatus::Failed },
+        if failed == 0 {
+            RunStatus::Ok
+        } else {
+            RunStatus::Failed
+        },
         serde_json::json!({ "forecasts": stored.len(), "failed": failed, "backtest": bt_json }),
     )?;
     Ok(Outcome::Ok)
@@ -221,7 +248,17 @@ fn backtest_all(
     println!(
         "{}",
         table(
-            &["model", "series", "windows", "MAE", "RMSE", "MASE", "sMAPE", "80% cover", "secs"],
+            &[
+                "model",
+                "series",
+                "windows",
+                "MAE",
+                "RMSE",
+                "MASE",
+                "sMAPE",
+                "80% cover",
+                "secs"
+            ],
             &rows
         )
     );
@@ -288,7 +325,15 @@ pub fn print_schedule(s: &Schedule, max: usize) {
     println!(
         "{}",
         table(
-            &["server", "group", "start", "end", "predicted", "runner-up", "displaced"],
+            &[
+                "server",
+                "group",
+                "start",
+                "end",
+                "predicted",
+                "runner-up",
+                "displaced"
+            ],
             &rows
         )
     );
@@ -330,7 +375,11 @@ pub fn plan(a: &PlanArgs, quiet: bool) -> Result<Outcome> {
     let (schedule, _, w) = match result {
         Ok(x) => x,
         Err(e) => {
-            store.finish_run(run, RunStatus::Failed, serde_json::json!({ "error": format!("{e:#}") }))?;
+            store.finish_run(
+                run,
+                RunStatus::Failed,
+                serde_json::json!({ "error": format!("{e:#}") }),
+            )?;
             return Err(e);
         }
     };
@@ -381,13 +430,23 @@ pub fn policies(e: &EvalArgs) -> Result<Vec<Policy>> {
     Ok(p)
 }
 
+/// The evaluation of a fleet: per-series scores, the summary, and each series' class.
+pub struct FleetEval {
+    /// Per-series day-by-day scores.
+    pub evals: Vec<SeriesEval>,
+    /// Per-policy (and per-class) summary.
+    pub summary: EvalSummary,
+    /// Class of every series, by id.
+    pub classes: Vec<(String, SeriesClass)>,
+}
+
 /// Evaluates every series (in parallel) and summarises per policy and class.
 pub fn evaluate_fleet(
     series: &[(SeriesMeta, RegularSeries)],
     e: &EvalArgs,
     duration: i64,
     quiet: bool,
-) -> Result<(Vec<SeriesEval>, EvalSummary, Vec<(String, SeriesClass)>)> {
+) -> Result<FleetEval> {
     let policies = policies(e)?;
     let cfg = EvalConfig {
         duration,
@@ -411,26 +470,39 @@ pub fn evaluate_fleet(
     let summary = skua_fleet::summarize(&evals, &|id: &str| {
         class_map.get(id).map(|c| c.as_str().to_string())
     });
-    Ok((evals, summary, classes))
+    Ok(FleetEval {
+        evals,
+        summary,
+        classes,
+    })
 }
 
 /// A one-paragraph verdict on the evaluation.
 pub fn verdict(s: &EvalSummary) -> String {
     match &s.best {
         Some(b) => {
-            let fixed = s.policies.iter().find(|p| p.kind == skua_fleet::PolicyKind::Fixed);
-            let random = s.policies.iter().find(|p| p.kind == skua_fleet::PolicyKind::Random);
-            let cmp = |name: &str, p: Option<&skua_fleet::PolicySummary>, beats: Option<bool>| match (p, beats) {
-                (Some(p), Some(true)) => format!(
-                    "beats the {name} window ({:.3} vs {:.3} median absolute regret)",
-                    b.abs_regret_median, p.abs_regret_median
-                ),
-                (Some(p), Some(false)) => format!(
-                    "does NOT beat the {name} window ({:.3} vs {:.3} median absolute regret)",
-                    b.abs_regret_median, p.abs_regret_median
-                ),
-                _ => format!("has no {name} window to compare with"),
-            };
+            let fixed = s
+                .policies
+                .iter()
+                .find(|p| p.kind == skua_fleet::PolicyKind::Fixed);
+            let random = s
+                .policies
+                .iter()
+                .find(|p| p.kind == skua_fleet::PolicyKind::Random);
+            let cmp =
+                |name: &str, p: Option<&skua_fleet::PolicySummary>, beats: Option<bool>| match (
+                    p, beats,
+                ) {
+                    (Some(p), Some(true)) => format!(
+                        "beats the {name} window ({:.3} vs {:.3} median absolute regret)",
+                        b.abs_regret_median, p.abs_regret_median
+                    ),
+                    (Some(p), Some(false)) => format!(
+                        "does NOT beat the {name} window ({:.3} vs {:.3} median absolute regret)",
+                        b.abs_regret_median, p.abs_regret_median
+                    ),
+                    _ => format!("has no {name} window to compare with"),
+                };
             format!(
                 "Best forecast policy: {} — it {}, and {}.",
                 b.policy,
@@ -446,9 +518,12 @@ pub fn verdict(s: &EvalSummary) -> String {
 pub fn evaluate(a: &EvaluateArgs, quiet: bool) -> Result<Outcome> {
     let mut store = open_store(&a.store.store)?;
     let series = load_selected(store.as_ref(), &a.select)?;
-    let run = store.start_run("evaluate", serde_json::json!({ "duration": a.duration, "seed": a.eval.seed, "models": a.eval.models }))?;
+    let run = store.start_run(
+        "evaluate",
+        serde_json::json!({ "duration": a.duration, "seed": a.eval.seed, "models": a.eval.models }),
+    )?;
     let t0 = Instant::now();
-    let (_, summary, _) = evaluate_fleet(&series, &a.eval, a.duration, quiet)?;
+    let summary = evaluate_fleet(&series, &a.eval, a.duration, quiet)?.summary;
     println!("{}", summary.render_table());
     println!("{}", verdict(&summary));
     if let Some(p) = &a.json {

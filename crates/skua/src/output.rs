@@ -114,7 +114,13 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     };
     line(header.to_vec(), &mut out);
     line(
-        width.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect(),
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
         &mut out,
     );
     for r in rows {
@@ -147,7 +153,13 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(&["name", "n"], &[vec!["a".into(), "10".into()], vec!["bbb".into(), "2".into()]]);
+        let t = table(
+            &["name", "n"],
+            &[
+                vec!["a".into(), "10".into()],
+                vec!["bbb".into(), "2".into()],
+            ],
+        );
         let lines: Vec<_> = t.lines().collect();
         assert_eq!(lines[0], "name  n");
         assert_eq!(lines[2], "a     10");

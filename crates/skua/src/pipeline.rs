@@ -50,10 +50,7 @@ pub struct Ingested {
 impl Ingested {
     /// Series rejected by validation.
     pub fn rejected(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| o.series.is_none())
-            .count()
+        self.outcomes.iter().filter(|o| o.series.is_none()).count()
     }
 
     /// True if anything was refused: a file that could not be read or a rejected series.
@@ -204,7 +201,11 @@ pub fn print_ingest_summary(ing: &Ingested, all: bool) {
         .collect();
     const MAX: usize = 40;
     if !reports.is_empty() {
-        let shown = if all { reports.len() } else { MAX.min(reports.len()) };
+        let shown = if all {
+            reports.len()
+        } else {
+            MAX.min(reports.len())
+        };
         println!("{}", skua_telemetry::render_table(&reports[..shown]));
         if shown < reports.len() {
             println!(
@@ -221,7 +222,11 @@ pub fn print_ingest_summary(ing: &Ingested, all: bool) {
             .iter()
             .filter(|i| i.severity == skua_telemetry::Severity::Error)
         {
-            let at = if i.locations.first().is_none_or(|l| i.message.contains(l.as_str())) {
+            let at = if i
+                .locations
+                .first()
+                .is_none_or(|l| i.message.contains(l.as_str()))
+            {
                 String::new()
             } else {
                 format!(" (at {})", i.locations.join(", "))
@@ -242,7 +247,8 @@ pub fn open_store(path: &Path) -> Result<Box<dyn Store>> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
-    let s = SqliteStore::open(path).with_context(|| format!("cannot open store {}", path.display()))?;
+    let s =
+        SqliteStore::open(path).with_context(|| format!("cannot open store {}", path.display()))?;
     Ok(Box::new(s))
 }
 
@@ -324,13 +330,19 @@ pub fn load_selected(
     }
     let mut by_server: BTreeMap<String, Vec<(SeriesMeta, RegularSeries)>> = BTreeMap::new();
     for (m, s) in all {
-        if !select.series.is_empty() && !select.series.contains(&m.id) && !select.series.contains(&m.server) {
+        if !select.series.is_empty()
+            && !select.series.contains(&m.id)
+            && !select.series.contains(&m.server)
+        {
             continue;
         }
         by_server.entry(m.server.clone()).or_default().push((m, s));
     }
     if by_server.is_empty() {
-        bail!("none of the requested series ({}) is in the store", select.series.join(", "));
+        bail!(
+            "none of the requested series ({}) is in the store",
+            select.series.join(", ")
+        );
     }
     let mut out = Vec::with_capacity(by_server.len());
     for (server, mut list) in by_server {
@@ -396,9 +408,7 @@ pub fn forecast_from(
     let skip = ((lead + step - 1) / step) as usize;
     let steps = skip + ((horizon + step - 1) / step) as usize;
     let fitted = model.fit(series).map_err(|e| e.to_string())?;
-    let mut f = fitted
-        .predict(steps, &LEVELS)
-        .map_err(|e| e.to_string())?;
+    let mut f = fitted.predict(steps, &LEVELS).map_err(|e| e.to_string())?;
     if skip > 0 {
         f.start += skip as i64 * step;
         f.point.drain(..skip);
@@ -434,9 +444,9 @@ pub fn store_forecasts(
 /// The plan origin: `--at` if given, else the end of the newest series.
 pub fn plan_origin(at: Option<&str>, series: &[(SeriesMeta, RegularSeries)]) -> Result<Ts> {
     if let Some(text) = at {
-        let t: jiff::Timestamp = text
-            .parse()
-            .with_context(|| format!("--at {text:?} is not an RFC 3339 time (e.g. 2013-09-29T00:00:00Z)"))?;
+        let t: jiff::Timestamp = text.parse().with_context(|| {
+            format!("--at {text:?} is not an RFC 3339 time (e.g. 2013-09-29T00:00:00Z)")
+        })?;
         return Ok(t.as_second());
     }
     series

@@ -98,10 +98,7 @@ pub fn build(i: Inputs<'_>) -> Report {
     if let Some(b) = &i.summary.best {
         summary.push((
             "best policy (evaluation)".into(),
-            format!(
-                "{} — median regret {:.3}",
-                b.policy, b.abs_regret_median
-            ),
+            format!("{} — median regret {:.3}", b.policy, b.abs_regret_median),
         ));
     }
     summary.push((
@@ -361,7 +358,13 @@ fn panel_for(
     class: Option<SeriesClass>,
 ) -> Option<PanelCand> {
     let spd = s.steps_per_day()?;
-    let cut = day_start(s.end()) - if day_start(s.end()) == s.end() { SECONDS_PER_DAY } else { SECONDS_PER_DAY };
+    // The last complete UTC day of the series.
+    let cut = day_start(s.end() - 1)
+        + if day_start(s.end()) == s.end() {
+            0
+        } else {
+            -SECONDS_PER_DAY
+        };
     let idx = s.index_at_or_after(cut);
     if idx < 2 * spd || idx + spd > s.len() {
         return None;
@@ -374,32 +377,33 @@ fn panel_for(
     let act_means = rolling_means(&actual, w);
     let chosen = argmin(&pred_means)?;
     let best = argmin(&act_means)?;
-    let mut order: Vec<usize> = (0..pred_means.len()).filter(|&k| k != chosen).collect();
+    // The runner-up is the best window that does not overlap the chosen one: the real
+    // alternative if the chosen window is taken.
+    let mut order: Vec<usize> = (0..pred_means.len())
+        .filter(|&k| k + w <= chosen || k >= chosen + w)
+        .collect();
     order.sort_by(|a, b| pred_means[*a].total_cmp(&pred_means[*b]));
     let runner = order.first().copied();
     let regret = act_means[chosen] - act_means[best];
-    let lo = actual.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-    let hi = actual.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    let lo = actual
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let hi = actual
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
     let hist_from = idx.saturating_sub(3 * spd);
     let win = |k: usize| TimeWindow {
         start: f.start + k as i64 * f.step,
         end: f.start + (k + w) as i64 * f.step,
     };
-    let hhmm = |ts: i64| format_ts(ts)[11..16].to_string();
     let caption = format!(
-        "{}{} · forecast {} from history to {}: chose {}–{} (predicted {:.2}, actual {:.2}); best actual window {}–{} at {:.2}; regret {:.2}",
-        class.map(|c| format!("class {} · ", c.as_str())).unwrap_or_default(),
+        "{} forecast from history up to {}.",
         model.name(),
-        &format_ts(f.start)[..10],
-        format_ts(f.start),
-        hhmm(win(chosen).start),
-        hhmm(win(chosen).end),
-        pred_means[chosen],
-        act_means[chosen],
-        hhmm(win(best).start),
-        hhmm(win(best).end),
-        act_means[best],
-        regret
+        format_ts(f.start)
     );
     let band = |q: f64| f.quantile(q).map(|v| v.to_vec());
     Some(PanelCand {
@@ -434,12 +438,22 @@ fn panels(i: &Inputs<'_>, class_of: &HashMap<&str, SeriesClass>) -> Vec<ServerPa
         .series
         .par_iter()
         .filter_map(|(m, s)| {
-            panel_for(m, s, model.as_ref(), i.constraints.duration, class_of.get(m.id.as_str()).copied())
+            panel_for(
+                m,
+                s,
+                model.as_ref(),
+                i.constraints.duration,
+                class_of.get(m.id.as_str()).copied(),
+            )
         })
         .collect();
     let mut chosen: Vec<usize> = Vec::new();
     let take = |chosen: &mut Vec<usize>, order: Vec<usize>, k: usize| {
-        let fresh: Vec<usize> = order.into_iter().filter(|x| !chosen.contains(x)).take(k).collect();
+        let fresh: Vec<usize> = order
+            .into_iter()
+            .filter(|x| !chosen.contains(x))
+            .take(k)
+            .collect();
         chosen.extend(fresh);
     };
     let n = i.panels;

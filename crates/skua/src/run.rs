@@ -116,13 +116,25 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
         .filter(|(m, _)| stored_ids.contains(&m.id))
         .collect();
     if series.is_empty() {
-        anyhow::bail!("no series survived validation; see {}", a.out.join("validation.json").display());
+        anyhow::bail!(
+            "no series survived validation; see {}",
+            a.out.join("validation.json").display()
+        );
     }
-    stage_done(quiet, "load", t0, &format!("{} series from {}", series.len(), store_path.display()));
+    stage_done(
+        quiet,
+        "load",
+        t0,
+        &format!("{} series from {}", series.len(), store_path.display()),
+    );
 
     // check: day-by-day evaluation of every policy
     let t0 = Instant::now();
-    let (evals, summary, classes) = evaluate_fleet(&series, &a.eval, constraints.duration, quiet)?;
+    let crate::commands::FleetEval {
+        evals,
+        summary,
+        classes,
+    } = evaluate_fleet(&series, &a.eval, constraints.duration, quiet)?;
     stage_done(
         quiet,
         "evaluate",
@@ -166,7 +178,16 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
         .collect();
     let fc: Vec<_> = fc
         .into_iter()
-        .map(|(server, o, f)| (id_of.get(server.as_str()).map(|s| s.to_string()).unwrap_or(server), o, f))
+        .map(|(server, o, f)| {
+            (
+                id_of
+                    .get(server.as_str())
+                    .map(|s| s.to_string())
+                    .unwrap_or(server),
+                o,
+                f,
+            )
+        })
         .collect();
     pipeline::store_forecasts(store.as_mut(), run, &model_name, &fc)?;
     stage_done(

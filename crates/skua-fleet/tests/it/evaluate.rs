@@ -195,25 +195,3 @@ fn summary_table_snapshot() {
     assert_eq!(sum.best.as_ref().unwrap().policy, "oracle");
     insta::assert_snapshot!("summary_table", sum.render_table());
 }
-
-#[test]
-#[ignore = "timing check: cargo test -p skua-fleet --release -- --ignored"]
-fn five_hundred_series_eighty_days_six_policies_is_fast() {
-    let series: Vec<RegularSeries> = (0..500).map(|k| drifting(88, k)).collect();
-    let t = std::time::Instant::now();
-    for (k, s) in series.iter().enumerate() {
-        let ps = vec![
-            Policy::Model(Arc::new(PreviousDay)),
-            Policy::Model(Arc::new(PreviousDay)),
-            Policy::Model(Arc::new(PreviousDay)),
-            Policy::Model(Arc::new(PreviousDay)),
-            Policy::Fixed { start_hour: 0 },
-            Policy::Random { seed: 0 },
-        ];
-        let e = evaluate_series(&format!("s{k}"), s, &ps, &EvalConfig::default());
-        assert_eq!(e.days.len(), 81);
-    }
-    let el = t.elapsed();
-    assert!(el.as_secs_f64() < 4.0, "took {el:?}");
-    eprintln!("500 series x 81 days x 6 policies: {el:?}");
-}

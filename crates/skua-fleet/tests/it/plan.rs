@@ -401,39 +401,3 @@ proptest! {
         }
     }
 }
-
-#[test]
-#[ignore = "timing check: cargo test -p skua-fleet --release -- --ignored"]
-fn five_thousand_servers_plan_quickly() {
-    // Half 5-minute, half hourly forecasts; 50 groups of 100 with 16 slots in 00:00–07:00 (room for 112 jobs).
-    let servers: Vec<ServerForecast> = (0..5000)
-        .map(|i| {
-            let step = if i % 2 == 0 { 300 } else { 3600 };
-            let n = (SECONDS_PER_DAY / step) as usize;
-            let trough = (i * 7 % 6) as f64 + 0.5;
-            let point = (0..n)
-                .map(|k| {
-                    let h = k as f64 * step as f64 / 3600.0;
-                    10.0 + (h - trough).abs() + ((i * 31 + k * 17) % 11) as f64 * 0.1
-                })
-                .collect();
-            server(
-                &format!("s{i:04}"),
-                Some(&format!("g{}", i % 50)),
-                ORIGIN,
-                step,
-                point,
-            )
-        })
-        .collect();
-    let c = constraints("group_by = \"cluster\"\nmax_concurrent = 16\nallowed_hours = \"0-6\"");
-    let t = std::time::Instant::now();
-    let s = plan(&servers, &c, ORIGIN).unwrap();
-    let el = t.elapsed();
-    assert!(peak_per_group(&s).values().all(|&p| p <= 16));
-    eprintln!(
-        "5000 servers: {el:?}, {} displaced",
-        s.entries.iter().filter(|e| e.displaced).count()
-    );
-    assert!(el.as_secs_f64() < 5.0, "took {el:?}");
-}

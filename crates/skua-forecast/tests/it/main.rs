@@ -6,4 +6,3 @@ mod data;
 mod models;
 mod props;
 mod real_data;
-mod timing;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use skua_forecast::backtest::{BacktestConfig, backtest};
-use skua_forecast::classify::{SeriesClass, class_stats, classify};
+use skua_forecast::classify::{SeriesClass, classify};
 use skua_forecast::{Forecaster, MeanOfDays, PreviousDay, PreviousWeek};
 
 use crate::data::bitbrains;
@@ -93,19 +93,6 @@ fn bitbrains_class_counts() {
     // A real fleet is a mix: no class should swallow everything.
     assert!(counts.values().all(|&c| c < 450), "{counts:?}");
     assert!(counts.len() >= 3, "{counts:?}");
-}
-
-/// Prints the distribution of the classification statistics (for choosing thresholds).
-#[test]
-#[ignore = "exploration; run with --ignored --nocapture"]
-fn bitbrains_class_stats_dump() {
-    for vm in bitbrains() {
-        let s = class_stats(&vm.series);
-        println!(
-            "STATS {} {:.3} {:.3} {:.3} {:.3} {:.1}",
-            vm.id, s.acf_day, s.acf_week, s.spread, s.level, s.days
-        );
-    }
 }
 
 /// The protocol's window decision for a job of `len` hours: (tol, areg) of the window with

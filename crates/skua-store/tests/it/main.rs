@@ -2,7 +2,6 @@
 
 mod common;
 mod crash;
-mod perf;
 mod records;
 mod schema;
 mod series;

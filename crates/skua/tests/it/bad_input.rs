@@ -8,15 +8,32 @@ fn rejected(name: &str, content: &[u8], expect: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), name, content);
     let db = dir.path().join("s.db");
-    let out = run(&["ingest", &path, "--store", db.to_str().unwrap(), "--policy", "reject"]);
+    let out = run(&[
+        "ingest",
+        &path,
+        "--store",
+        db.to_str().unwrap(),
+        "--policy",
+        "reject",
+    ]);
     let msg = text(&out);
-    assert!(!out.status.success(), "{name}: expected a failure, got success:\n{msg}");
-    assert!(msg.contains(name), "{name}: the message does not name the file:\n{msg}");
+    assert!(
+        !out.status.success(),
+        "{name}: expected a failure, got success:\n{msg}"
+    );
+    assert!(
+        msg.contains(name),
+        "{name}: the message does not name the file:\n{msg}"
+    );
     for e in expect {
         assert!(msg.contains(e), "{name}: expected {e:?} in:\n{msg}");
     }
     if db.exists() {
-        assert_eq!(store_counts(&db), (0, 0), "{name}: something was stored:\n{msg}");
+        assert_eq!(
+            store_counts(&db),
+            (0, 0),
+            "{name}: something was stored:\n{msg}"
+        );
     }
     msg
 }
@@ -25,7 +42,12 @@ fn long_history(extra: &str) -> String {
     // Three days hourly, so history length is never the reason for a rejection.
     let mut s = String::from("timestamp,value\n");
     for h in 0..72 {
-        s.push_str(&format!("2024-01-{:02} {:02}:00:00,{}\n", 1 + h / 24, h % 24, 10 + h % 5));
+        s.push_str(&format!(
+            "2024-01-{:02} {:02}:00:00,{}\n",
+            1 + h / 24,
+            h % 24,
+            10 + h % 5
+        ));
     }
     s.push_str(extra);
     s
@@ -47,7 +69,11 @@ fn text_in_value_column() {
 #[test]
 fn duplicate_timestamps() {
     let s = long_history("2024-01-03 23:00:00,99\n");
-    rejected("dupes.csv", s.as_bytes(), &["duplicate", "share a timestamp", ":73"]);
+    rejected(
+        "dupes.csv",
+        s.as_bytes(),
+        &["duplicate", "share a timestamp", ":73"],
+    );
 }
 
 #[test]
@@ -71,12 +97,22 @@ fn wrong_separator() {
     let path = write(dir.path(), "semicolon.csv", s.as_bytes());
     let db = dir.path().join("s.db");
     let out = run(&[
-        "ingest", &path, "--store", db.to_str().unwrap(), "--policy", "reject", "--delimiter", ",",
+        "ingest",
+        &path,
+        "--store",
+        db.to_str().unwrap(),
+        "--policy",
+        "reject",
+        "--delimiter",
+        ",",
     ]);
     let msg = text(&out);
     assert!(!out.status.success(), "{msg}");
     assert!(msg.contains("semicolon.csv"), "{msg}");
-    assert!(msg.contains("separator") || msg.contains("delimiter"), "{msg}");
+    assert!(
+        msg.contains("separator") || msg.contains("delimiter"),
+        "{msg}"
+    );
     if db.exists() {
         assert_eq!(store_counts(&db), (0, 0));
     }
@@ -102,14 +138,27 @@ fn good_file_next_to_a_bad_one_is_stored_and_the_exit_still_fails() {
 
 #[test]
 fn repair_policy_repairs_and_counts() {
-    let mut lines: Vec<String> = long_history("2024-01-03 23:00:00,99\n").lines().map(String::from).collect();
+    let mut lines: Vec<String> = long_history("2024-01-03 23:00:00,99\n")
+        .lines()
+        .map(String::from)
+        .collect();
     lines.swap(10, 30);
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "fixable.csv", (lines.join("\n") + "\n").as_bytes());
+    let path = write(
+        dir.path(),
+        "fixable.csv",
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let db = dir.path().join("s.db");
     let json = dir.path().join("v.json");
     let out = run(&[
-        "ingest", &path, "--store", db.to_str().unwrap(), "--policy", "repair", "--json",
+        "ingest",
+        &path,
+        "--store",
+        db.to_str().unwrap(),
+        "--policy",
+        "repair",
+        "--json",
         json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));

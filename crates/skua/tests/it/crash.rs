@@ -16,7 +16,14 @@ fn sigkill_during_ingest_leaves_no_partial_series() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("crash.db");
         let mut child = skua()
-            .args(["ingest", data.to_str().unwrap(), "--store", db.to_str().unwrap(), "--policy", "repair"])
+            .args([
+                "ingest",
+                data.to_str().unwrap(),
+                "--store",
+                db.to_str().unwrap(),
+                "--policy",
+                "repair",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -37,7 +44,9 @@ fn sigkill_during_ingest_leaves_no_partial_series() {
         let store = SqliteStore::open(&db).expect("the store opens after a crash");
         let report = store.check_consistency().expect("consistency check runs");
         assert!(
-            report.integrity.is_empty() && report.foreign_keys.is_empty() && report.series.is_empty(),
+            report.integrity.is_empty()
+                && report.foreign_keys.is_empty()
+                && report.series.is_empty(),
             "attempt {attempt}: inconsistent store: {report:?}"
         );
         let sums = store.series_summaries().unwrap();
@@ -45,18 +54,27 @@ fn sigkill_during_ingest_leaves_no_partial_series() {
         for s in &sums {
             let loaded = store.load_series(&s.meta.id).unwrap();
             assert_eq!(loaded.present() as u64, s.n_samples, "{}", s.meta.id);
-            assert!(s.n_samples >= 1_426, "series {} is partial: {} samples", s.meta.id, s.n_samples);
+            assert!(
+                s.n_samples >= 1_426,
+                "series {} is partial: {} samples",
+                s.meta.id,
+                s.n_samples
+            );
         }
         if !sums.is_empty() && sums.len() < 500 {
             partial_runs += 1;
         }
     }
-    assert!(partial_runs > 0, "no kill landed in the middle of the ingest: the test proved nothing");
+    assert!(
+        partial_runs > 0,
+        "no kill landed in the middle of the ingest: the test proved nothing"
+    );
 }
 
 /// Series rows committed so far, read without writing (0 while the store is not there yet).
 fn committed_series(db: &std::path::Path) -> i64 {
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     rusqlite::Connection::open_with_flags(db, flags)
         .and_then(|c| c.query_row("SELECT count(*) FROM series", [], |r| r.get(0)))
         .unwrap_or(0)
