@@ -65,17 +65,32 @@ pub fn ingest(a: &IngestArgs, quiet: bool) -> Result<Outcome> {
 }
 
 fn refused_outcome(ing: &pipeline::Ingested, cfg: &skua_telemetry::ValidateConfig) -> Outcome {
-    if ing.anything_refused() {
-        Outcome::Rejected(format!(
-            "{} file(s) could not be read and {} series were rejected under the {:?} policy; \
-             nothing of them was stored (fix the data, or use --policy repair)",
-            ing.failures.len(),
-            ing.rejected(),
-            cfg.policy
-        ))
-    } else {
-        Outcome::Ok
+    if !ing.anything_refused() {
+        return Outcome::Ok;
     }
+    let mut parts = Vec::new();
+    if !ing.failures.is_empty() {
+        parts.push(format!("{} file(s) could not be read", ing.failures.len()));
+    }
+    if ing.rejected() > 0 {
+        parts.push(format!(
+            "{} series rejected by the {} policy",
+            ing.rejected(),
+            match cfg.policy {
+                skua_telemetry::Policy::Reject => "reject",
+                skua_telemetry::Policy::Repair => "repair",
+            }
+        ));
+    }
+    let hint = if cfg.policy == skua_telemetry::Policy::Reject && ing.rejected() > 0 {
+        "fix the data, or repair what can be repaired with --policy repair"
+    } else {
+        "fix the data"
+    };
+    Outcome::Rejected(format!(
+        "{}; nothing of them was stored ({hint})",
+        parts.join(" and ")
+    ))
 }
 
 /// `skua validate`: read and validate without storing.

@@ -190,8 +190,9 @@ pub fn print_ingest_summary(ing: &Ingested, all: bool) {
             println!("  … and {} more bad rows in {}", f.bad_rows - 5, f.path);
         }
     }
+    // File-level errors already name the file (and the line, when there is one).
     for f in &ing.failures {
-        println!("error: {}: {}", f.path, f.error);
+        eprintln!("error: {}", f.error);
     }
     let reports: Vec<_> = ing
         .outcomes

@@ -123,6 +123,9 @@ pub fn build(i: Inputs<'_>) -> Report {
         i.eval.min_history_days,
         format_duration(i.constraints.duration)
     )];
+    if let Some(note) = mixed_units_note(i.series) {
+        notes.push(note);
+    }
     notes.extend(i.warnings.iter().take(50).cloned());
 
     Report {
@@ -150,6 +153,23 @@ pub fn build(i: Inputs<'_>) -> Report {
             .collect(),
         notes,
     }
+}
+
+/// When the fleet mixes units (CPU %, bytes, request counts), absolute regrets pooled over
+/// all series mix units too; relative regret is the comparable figure.
+pub fn mixed_units_note(series: &[(SeriesMeta, RegularSeries)]) -> Option<String> {
+    let units: std::collections::BTreeSet<String> = series
+        .iter()
+        .map(|(m, _)| format!("{:?}", m.unit).to_lowercase())
+        .collect();
+    (units.len() > 1).then(|| {
+        format!(
+            "This fleet mixes units ({}): absolute regrets pooled over all series mix units as \
+             well, so compare policies by relative regret (regret / the day's range of window \
+             means), which is unit-free and is what picks the best policy.",
+            units.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 fn unit_label(series: &[(SeriesMeta, RegularSeries)]) -> String {

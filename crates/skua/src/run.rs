@@ -96,7 +96,7 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
         ),
     );
     for f in &ing.failures {
-        eprintln!("warning: {}: {}", f.path, f.error);
+        eprintln!("warning: {}", f.error);
     }
     let t0 = Instant::now();
     let puts = pipeline::store_ingested(store.as_mut(), run, &ing, quiet)?;
@@ -232,6 +232,9 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
 
     println!("{}", summary.render_table());
     println!("{}", commands::verdict(&summary));
+    if let Some(note) = report_build::mixed_units_note(&series) {
+        println!("note: {note}");
+    }
     commands::print_schedule(&schedule, 10);
     println!(
         "report: {}\nschedule: {} and {}\nstore: {}",
