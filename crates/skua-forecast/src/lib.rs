@@ -11,11 +11,15 @@
 //! Architecture invariant: no I/O, no clock, no threads of its own. Given a series (and a
 //! seed where randomness is involved) every function here is deterministic.
 
+pub mod alerts;
 pub mod backtest;
 pub mod classify;
 pub mod model;
 pub mod models;
+pub mod protocol;
+pub mod registry;
 pub mod seasonality;
+pub mod select;
 
 pub use backtest::{Backtest, BacktestConfig, BacktestSummary, WindowResult, backtest};
 pub use classify::{Classification, SeriesClass, classify};

@@ -9,6 +9,7 @@
 
 mod consistency;
 mod records;
+mod registry;
 mod schema;
 mod series;
 
@@ -21,8 +22,9 @@ use skua_core::{RegularSeries, SeriesMeta};
 pub use schema::SCHEMA_VERSION;
 
 use crate::types::{
-    ConsistencyReport, ForecastWrite, PutOutcome, RunId, RunRecord, RunStatus, ScheduleRow,
-    SeriesSummary, SeriesWrite, StoredForecast, ValidationReport,
+    ConsistencyReport, ForecastWrite, LiveScore, ModelVersionRecord, PutOutcome,
+    RegistryEventRecord, RegistryUpdate, RunId, RunRecord, RunStatus, ScheduleRow, SeriesSummary,
+    SeriesWrite, StoredForecast, ValidationReport, VersionId, VersionedForecast,
 };
 use crate::{Result, Store, StoreError};
 
@@ -129,6 +131,42 @@ impl Store for SqliteStore {
 
     fn schedule(&self, run: RunId) -> Result<Vec<ScheduleRow>> {
         records::schedule(&self.conn, run)
+    }
+
+    fn apply_registry_updates(
+        &mut self,
+        run: Option<RunId>,
+        updates: &[RegistryUpdate],
+    ) -> Result<Vec<Option<VersionId>>> {
+        registry::apply_updates(&mut self.conn, run, updates)
+    }
+
+    fn model_versions(&self, series_id: Option<&str>) -> Result<Vec<ModelVersionRecord>> {
+        registry::versions(&self.conn, series_id)
+    }
+
+    fn unscored_forecasts(&self) -> Result<Vec<VersionedForecast>> {
+        registry::unscored_forecasts(&self.conn)
+    }
+
+    fn put_live_scores(&mut self, scores: &[LiveScore]) -> Result<()> {
+        registry::put_live_scores(&mut self.conn, scores)
+    }
+
+    fn live_scores(&self, series_id: Option<&str>) -> Result<Vec<LiveScore>> {
+        registry::live_scores(&self.conn, series_id)
+    }
+
+    fn pending_events(&self) -> Result<Vec<RegistryEventRecord>> {
+        registry::events(&self.conn, true)
+    }
+
+    fn registry_events(&self) -> Result<Vec<RegistryEventRecord>> {
+        registry::events(&self.conn, false)
+    }
+
+    fn mark_events_alerted(&mut self, ids: &[i64], at: skua_core::Ts) -> Result<()> {
+        registry::mark_alerted(&mut self.conn, ids, at)
     }
 
     fn check_consistency(&self) -> Result<ConsistencyReport> {

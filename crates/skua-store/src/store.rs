@@ -4,8 +4,9 @@ use skua_core::{RegularSeries, SeriesMeta};
 
 use crate::Result;
 use crate::types::{
-    ConsistencyReport, ForecastWrite, PutOutcome, RunId, RunRecord, RunStatus, ScheduleRow,
-    SeriesSummary, SeriesWrite, StoredForecast, ValidationReport,
+    ConsistencyReport, ForecastWrite, LiveScore, ModelVersionRecord, PutOutcome,
+    RegistryEventRecord, RegistryUpdate, RunId, RunRecord, RunStatus, ScheduleRow, SeriesSummary,
+    SeriesWrite, StoredForecast, ValidationReport, VersionId, VersionedForecast,
 };
 
 /// Persistence for series, validation reports, forecasts, schedules and runs.
@@ -87,6 +88,38 @@ pub trait Store: Send {
 
     /// The schedule of a run, in the order written (empty if it has none).
     fn schedule(&self, run: RunId) -> Result<Vec<ScheduleRow>>;
+
+    // ---- model registry ----
+
+    /// Applies registry updates (new versions, status changes, events, versioned forecasts)
+    /// for several series in ONE transaction, and returns each update's new version id.
+    /// At most one version per series may end up `deployed`, or the whole call fails.
+    fn apply_registry_updates(
+        &mut self,
+        run: Option<RunId>,
+        updates: &[RegistryUpdate],
+    ) -> Result<Vec<Option<VersionId>>>;
+
+    /// Every version of a series (every series if `None`), oldest first.
+    fn model_versions(&self, series_id: Option<&str>) -> Result<Vec<ModelVersionRecord>>;
+
+    /// Forecasts linked to a version and not yet live-scored, oldest first.
+    fn unscored_forecasts(&self) -> Result<Vec<VersionedForecast>>;
+
+    /// Appends live scores to the track record (one transaction; a forecast is scored once).
+    fn put_live_scores(&mut self, scores: &[LiveScore]) -> Result<()>;
+
+    /// The live track record of a series (every series if `None`), oldest day first.
+    fn live_scores(&self, series_id: Option<&str>) -> Result<Vec<LiveScore>>;
+
+    /// Registry events whose alerts have not been emitted yet, oldest first.
+    fn pending_events(&self) -> Result<Vec<RegistryEventRecord>>;
+
+    /// Every registry event, oldest first.
+    fn registry_events(&self) -> Result<Vec<RegistryEventRecord>>;
+
+    /// Marks events as alerted at `at`.
+    fn mark_events_alerted(&mut self, ids: &[i64], at: skua_core::Ts) -> Result<()>;
 
     // ---- maintenance ----
 

@@ -216,3 +216,187 @@ impl ConsistencyReport {
         self.integrity.is_empty() && self.foreign_keys.is_empty() && self.series.is_empty()
     }
 }
+
+// ---- model registry ----
+
+/// Identifier of a stored model version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VersionId(pub i64);
+
+impl fmt::Display for VersionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// Identifier of a stored forecast (its row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ForecastId(pub i64);
+
+/// Lifecycle state of a model version (the registry's policy lives in `skua-forecast`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionStatus {
+    /// Trained and scored, not serving.
+    Candidate,
+    /// Serving its series (at most one per series).
+    Deployed,
+    /// Served before, replaced by a newer version: a "last known good" to fall back to.
+    Retired,
+    /// Failed to fit, forecast invalid values, or degraded live: never served again.
+    Failed,
+}
+
+impl VersionStatus {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::Candidate => "candidate",
+            VersionStatus::Deployed => "deployed",
+            VersionStatus::Retired => "retired",
+            VersionStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "candidate" => VersionStatus::Candidate,
+            "deployed" => VersionStatus::Deployed,
+            "retired" => VersionStatus::Retired,
+            "failed" => VersionStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A model version to store: what was trained on what, how it scored, and its state.
+/// Scores are NaN when unknown (stored as NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersionWrite {
+    /// The series the version forecasts (must be stored).
+    pub series_id: String,
+    /// Model (recipe) name, e.g. `mean_7d`.
+    pub model: String,
+    /// First timestamp of the training history.
+    pub train_first: Ts,
+    /// Last timestamp of the training history.
+    pub train_last: Ts,
+    /// Backtest MAE.
+    pub mae: f64,
+    /// Backtest MASE.
+    pub mase: f64,
+    /// Backtest 80 % interval coverage.
+    pub coverage_80: f64,
+    /// Backtest decision score: mean absolute window regret.
+    pub regret: f64,
+    /// When the version was created (passed in by the caller, Unix seconds).
+    pub created_at: Ts,
+    /// Initial state.
+    pub status: VersionStatus,
+    /// Why it has this state (e.g. the fit error), if anything worth saying.
+    pub note: Option<String>,
+}
+
+/// A stored model version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersionRecord {
+    /// Version id (increasing over the whole store).
+    pub id: VersionId,
+    /// The run that created it, if any.
+    pub run: Option<RunId>,
+    /// Everything written, with the current status.
+    pub version: ModelVersionWrite,
+    /// When the status last changed.
+    pub status_at: Ts,
+}
+
+/// Which version produced a forecast written with a registry update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForecastBy {
+    /// The update's new version.
+    NewVersion,
+    /// An existing version (a fallback or the incumbent).
+    Version(VersionId),
+}
+
+/// An event of the registry (a fallback, a degradation…) kept until alerts are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryEventWrite {
+    /// Kind, e.g. `fit_failed`, `invalid_forecast`, `accuracy_degraded`, `not_deployed`.
+    pub kind: String,
+    /// The version concerned; `None` in an update that adds a version means that new version.
+    pub version: Option<VersionId>,
+    /// When it happened.
+    pub at: Ts,
+    /// Details (owned by the registry policy; stored verbatim).
+    pub detail: serde_json::Value,
+}
+
+/// A stored registry event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryEventRecord {
+    /// Event id (increasing).
+    pub id: i64,
+    /// The series concerned.
+    pub series_id: String,
+    /// Kind, as written.
+    pub kind: String,
+    /// The version concerned.
+    pub version: Option<VersionId>,
+    /// When it happened.
+    pub at: Ts,
+    /// Details, as written.
+    pub detail: serde_json::Value,
+    /// When alerts for it were emitted (`None` = pending).
+    pub alerted_at: Option<Ts>,
+}
+
+/// One series' registry changes, applied atomically with the others of the same call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryUpdate {
+    /// The series.
+    pub series_id: String,
+    /// A version to add.
+    pub new_version: Option<ModelVersionWrite>,
+    /// Status changes of existing versions.
+    pub status_changes: Vec<(VersionId, VersionStatus)>,
+    /// Events to record.
+    pub events: Vec<RegistryEventWrite>,
+    /// A forecast to store, linked to the version that produced it.
+    pub forecast: Option<(ForecastWrite, ForecastBy)>,
+}
+
+/// A stored forecast linked to the model version that produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionedForecast {
+    /// The forecast's row id.
+    pub id: ForecastId,
+    /// The version that produced it.
+    pub version: VersionId,
+    /// The forecast.
+    pub stored: StoredForecast,
+}
+
+/// One live score: a stored forecast checked against what happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveScore {
+    /// The forecast scored (each forecast is scored once).
+    pub forecast: ForecastId,
+    /// The version that produced it.
+    pub version: VersionId,
+    /// Its series.
+    pub series_id: String,
+    /// The UTC day the forecast covers (start of the day of its first step).
+    pub day: Ts,
+    /// MAE of the point forecast against the actual values.
+    pub mae: f64,
+    /// Window regret of the lowest-predicted window (NaN if unknown).
+    pub regret: f64,
+    /// Actual values the scores were computed on.
+    pub observed: u32,
+    /// When it was scored.
+    pub scored_at: Ts,
+}

@@ -68,6 +68,8 @@ pub enum TimeFormatArg {
     Datetime,
     UnixSeconds,
     UnixMillis,
+    /// An integer step index times `--step-secs` from the Unix epoch (ASD's `step`).
+    Step,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -109,9 +111,14 @@ pub struct ReadArgs {
     /// Name of the timestamp column.
     #[arg(long, value_name = "COLUMN")]
     pub time_col: Option<String>,
-    /// Name of the value column.
+    /// Name of the value column; repeat it to read several columns of a long file, each
+    /// as its own series `server/column` (e.g. `--value-col m0 --value-col m5`).
     #[arg(long, value_name = "COLUMN")]
-    pub value_col: Option<String>,
+    pub value_col: Vec<String>,
+    /// Seconds per step when timestamps are step indices (`--time-format step`; given alone,
+    /// it implies it).
+    #[arg(long, value_name = "SECS")]
+    pub step_secs: Option<u64>,
     /// Name of the metric column (series ids become `server/metric`).
     #[arg(long, value_name = "COLUMN")]
     pub metric_col: Option<String>,
@@ -155,7 +162,11 @@ impl ReadArgs {
                 TimeFormatArg::Datetime => TimeFormat::DateTime,
                 TimeFormatArg::UnixSeconds => TimeFormat::UnixSeconds,
                 TimeFormatArg::UnixMillis => TimeFormat::UnixMillis,
+                TimeFormatArg::Step => TimeFormat::Step,
             };
+        }
+        if let Some(s) = self.step_secs {
+            o.step_secs = Some(s);
         }
         if let Some(u) = self.unit {
             o.unit = Some(match u {
@@ -168,11 +179,18 @@ impl ReadArgs {
         for (flag, slot) in [
             (&self.series_col, &mut c.series),
             (&self.time_col, &mut c.timestamp),
-            (&self.value_col, &mut c.value),
             (&self.metric_col, &mut c.metric),
         ] {
             if let Some(v) = flag {
                 *slot = Some(v.clone());
+            }
+        }
+        match self.value_col.as_slice() {
+            [] => {}
+            [one] => c.value = Some(one.clone()),
+            many => {
+                c.value = None;
+                c.values = many.to_vec();
             }
         }
         for l in &self.labels {
@@ -414,6 +432,31 @@ pub struct EvaluateArgs {
     /// Write the evaluation summary as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Live mode: score the stored forecasts whose horizon has been observed, update the
+    /// model registry's track record, fall back where accuracy degraded, and raise alerts.
+    #[arg(long)]
+    pub live: bool,
+    /// Evaluation time (RFC 3339, e.g. 2026-10-13T00:00:00Z); default: now.
+    #[arg(long, requires = "live")]
+    pub now: Option<String>,
+    /// Append alerts as JSON lines to this file (default: stdout, with the summary on stderr).
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub alerts_jsonl: Option<PathBuf>,
+    /// Also POST alerts to this Alertmanager (plain http, e.g. http://127.0.0.1:9093).
+    #[arg(long, value_name = "URL", requires = "live")]
+    pub alertmanager_url: Option<String>,
+    /// Timeout of the Alertmanager POST.
+    #[arg(long, default_value = "10s", value_parser = duration, requires = "live")]
+    pub alert_timeout: i64,
+    /// A series whose newest sample is older than this before --now raises a stale-data alert.
+    #[arg(long, default_value = "2d", value_parser = duration, requires = "live")]
+    pub stale_after: i64,
+    /// The deployed model fails when its live MAE exceeds this × its backtest MAE.
+    #[arg(long, default_value_t = 1.5, requires = "live")]
+    pub degrade_factor: f64,
+    /// Days of live scores averaged by the degradation check.
+    #[arg(long, default_value_t = 3, requires = "live")]
+    pub degrade_days: i64,
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +500,33 @@ pub enum BenchWhat {
     /// Fleet plane: ingest+validate throughput, store, forecast, plan and evaluate on the
     /// 1M-row Bitbrains file; with --peer, the same work in pandas + statsforecast.
     Fleet(BenchFleetArgs),
+    /// Forecasting: every skua decision policy through the fleet benchmark protocol on
+    /// Bitbrains-500 and ASD (m0, m5); with --peer, statsforecast 2.1.1 side by side.
+    Forecast(BenchForecastArgs),
+}
+
+/// `skua bench forecast`.
+#[derive(Debug, Args)]
+pub struct BenchForecastArgs {
+    /// The fleet data folder (holds bitbrains_rnd/ and asd/).
+    #[arg(long, default_value = "../shared/data/fleet")]
+    pub data_dir: PathBuf,
+    /// Also run the peer (bench/forecast_peer.py: statsforecast 2.1.1, n_jobs=1) and print
+    /// both tools side by side with the ratios.
+    #[arg(long)]
+    pub peer: bool,
+    /// Series per dataset (seeded) on which the peer runs its slow models (AutoETS, MSTL).
+    #[arg(long, default_value_t = 20)]
+    pub peer_sample: usize,
+    /// Use this saved peer output (the JSON the peer script prints) instead of running it.
+    #[arg(long, value_name = "FILE")]
+    pub peer_json: Option<PathBuf>,
+    /// Python interpreter for the peer.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Write every figure as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -115,17 +115,38 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
         serde_json::json!({ "model": a.model, "horizon": a.horizon, "backtest": a.backtest }),
     )?;
     let t0 = Instant::now();
+    // Every series gets a new model version in the registry; what serves (the new version,
+    // the incumbent, or the last known good after a failure) is forecast and stored.
+    let served = crate::live::register_and_forecast(
+        store.as_mut(),
+        run,
+        &series,
+        &crate::live::Training {
+            model: model.as_ref(),
+            resolve: &|name: &str| skua_forecast::by_name(name),
+            horizon_secs: a.horizon,
+            now: crate::live::wall_clock(),
+            policy: skua_forecast::registry::RegistryPolicy::default(),
+        },
+    )?;
     let results: Vec<_> = series
         .par_iter()
-        .map(|(m, s)| {
+        .zip(&served)
+        .map(|((m, s), sv)| {
             let class = classify(s).class;
-            (
-                m,
-                class,
-                forecast_from(model.as_ref(), s, s.end(), a.horizon),
-            )
+            let r = match (&sv.forecast, sv.decision.events.first()) {
+                (Some((_, f)), _) => Ok(f.clone()),
+                (None, Some(e)) => Err(e.detail.clone()),
+                (None, None) => Err("no version could serve".to_string()),
+            };
+            (m, class, r)
         })
         .collect();
+    for sv in &served {
+        for e in &sv.decision.events {
+            eprintln!("warning: {}: {}", sv.series_id, e.detail);
+        }
+    }
     let mut rows = Vec::new();
     let mut stored = Vec::new();
     let mut failed = 0;
@@ -157,7 +178,6 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
             }
         }
     }
-    pipeline::store_forecasts(store.as_mut(), run, &a.model, &stored)?;
     println!(
         "{}",
         table(
@@ -531,6 +551,9 @@ pub fn verdict(s: &EvalSummary) -> String {
 
 /// `skua evaluate`.
 pub fn evaluate(a: &EvaluateArgs, quiet: bool) -> Result<Outcome> {
+    if a.live {
+        return crate::live::evaluate_live(a, quiet);
+    }
     let mut store = open_store(&a.store.store)?;
     let series = load_selected(store.as_ref(), &a.select)?;
     let run = store.start_run(

@@ -4,8 +4,10 @@
 //! 2 usage error (clap); 3 input refused by the validation policy (nothing of it was stored).
 
 mod bench;
+mod bench_forecast;
 mod cli;
 mod commands;
+mod live;
 mod output;
 mod pipeline;
 mod report_build;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => commands::demo(a),
         Command::Bench(b) => match &b.what {
             BenchWhat::Fleet(a) => bench::fleet(a),
+            BenchWhat::Forecast(a) => bench_forecast::forecast(a, quiet),
         },
     };
     match result {

@@ -159,3 +159,89 @@ fn timestamps_parse() {
     assert_eq!(parse_ts("2000-03-01 00:00:00"), Some(951_868_800));
     assert_eq!(parse_ts("garbage"), None);
 }
+
+pub const ASD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/fleet/asd/asd_omi_5min.csv.gz"
+);
+
+/// 2020-01-01T00:00:00Z: ASD has steps, not timestamps; the protocol only needs hour 0 of the
+/// series to be hour 0 of a day, so any day-aligned origin will do.
+pub const ASD_ORIGIN: i64 = 1_577_836_800;
+
+/// One ASD series: `<server>/<metric>` (e.g. `omi-1/m0`) and its hourly means.
+pub struct AsdSeries {
+    pub id: String,
+    pub series: RegularSeries,
+}
+
+/// The protocol's 24 ASD series (metrics m0 and m5 of the 12 servers, in file order, m0 then
+/// m5 per server): hourly means of 12 consecutive 5-minute steps from step 0, an incomplete
+/// last hour dropped, loaded once per test binary.
+pub fn asd() -> &'static [AsdSeries] {
+    static DATA: OnceLock<Vec<AsdSeries>> = OnceLock::new();
+    DATA.get_or_init(load_asd)
+}
+
+fn load_asd() -> Vec<AsdSeries> {
+    let file = std::fs::File::open(ASD).unwrap_or_else(|e| {
+        panic!(
+            "real-data test needs {ASD} ({e}); the shared data directory must sit next to the \
+             repository (../shared/data relative to the workspace root)"
+        )
+    });
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("ASD file is valid gzip");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().expect("header row").clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name} missing from {ASD}"))
+    };
+    let (id_col, step_col) = (col("unique_id"), col("step"));
+    let metrics = [("m0", col("m0")), ("m5", col("m5"))];
+    let mut order: Vec<String> = Vec::new();
+    // Per server: (step, [m0, m5]).
+    let mut rows: HashMap<String, Vec<(usize, [f64; 2])>> = HashMap::new();
+    for (line, rec) in reader.records().enumerate() {
+        let rec = rec.unwrap_or_else(|e| panic!("{ASD}:{}: {e}", line + 2));
+        let step: usize = rec[step_col]
+            .parse()
+            .unwrap_or_else(|e| panic!("{ASD}:{}: bad step: {e}", line + 2));
+        let value = |c: usize| -> f64 {
+            rec[c]
+                .parse()
+                .unwrap_or_else(|e| panic!("{ASD}:{}: bad value: {e}", line + 2))
+        };
+        let id = &rec[id_col];
+        if !rows.contains_key(id) {
+            order.push(id.to_string());
+        }
+        rows.entry(id.to_string())
+            .or_default()
+            .push((step, [value(metrics[0].1), value(metrics[1].1)]));
+    }
+    let mut out = Vec::new();
+    for server in order {
+        let mut r = rows.remove(&server).expect("known server");
+        r.sort_by_key(|p| p.0);
+        for (i, p) in r.iter().enumerate() {
+            assert_eq!(p.0, i, "{server}: steps must run 0, 1, 2, … without gaps");
+        }
+        for (m, (metric, _)) in metrics.iter().enumerate() {
+            let hourly: Vec<f64> = r
+                .chunks_exact(12)
+                .map(|c| c.iter().map(|p| p.1[m]).sum::<f64>() / 12.0)
+                .collect();
+            out.push(AsdSeries {
+                id: format!("{server}/{metric}"),
+                series: RegularSeries::new(ASD_ORIGIN, 3600, hourly).expect("finite"),
+            });
+        }
+    }
+    out
+}

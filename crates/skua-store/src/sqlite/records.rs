@@ -181,7 +181,7 @@ pub(super) fn validation_reports(conn: &Connection, run: RunId) -> Result<Vec<Va
 // ---- forecasts ----
 
 /// Forecast values are stored as little-endian f64 blobs: bit-exact, NaN-safe and compact.
-fn to_blob(values: &[f64]) -> Vec<u8> {
+pub(super) fn to_blob(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
@@ -259,7 +259,8 @@ pub(super) fn put_forecasts(
     Ok(())
 }
 
-const SELECT_FORECAST: &str = "SELECT run_id, series_id, model, origin, start_ts, step, point,
+pub(super) const SELECT_FORECAST: &str =
+    "SELECT run_id, series_id, model, origin, start_ts, step, point,
     quantile_levels, quantile_values FROM forecasts";
 
 pub(super) fn latest_forecast(
@@ -287,7 +288,7 @@ pub(super) fn forecasts(conn: &Connection, run: RunId) -> Result<Vec<StoredForec
     Ok(out)
 }
 
-fn read_forecast(r: &Row<'_>) -> rusqlite::Result<Result<StoredForecast>> {
+pub(super) fn read_forecast(r: &Row<'_>) -> rusqlite::Result<Result<StoredForecast>> {
     let run = RunId(r.get(0)?);
     let series_id: String = r.get(1)?;
     let model: String = r.get(2)?;

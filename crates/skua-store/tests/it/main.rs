@@ -3,5 +3,6 @@
 mod common;
 mod crash;
 mod records;
+mod registry;
 mod schema;
 mod series;

@@ -13,7 +13,7 @@ pub const DEFAULT_VALUE: &str = "CPU usage [%]";
 
 /// Maps a Bitbrains raw header: one series (id = file stem) from the chosen column.
 pub(crate) fn plan(h: &Header, opts: &IngestOptions) -> Result<Plan, IngestError> {
-    let time = h.time_column(opts.columns.timestamp.as_deref())?;
+    let time = h.time_column(opts.columns.timestamp.as_deref(), opts.steps())?;
     let wanted = opts.columns.value.as_deref().unwrap_or(DEFAULT_VALUE);
     let value = h.require(Some(wanted), &[], "value")?;
     let id = opts.series_id.clone().unwrap_or_else(|| file_stem(h.path));

@@ -16,6 +16,8 @@ pub(crate) const SERIES_NAMES: &[&str] = &[
 ];
 /// Recognised names of the timestamp column.
 pub(crate) const TIME_NAMES: &[&str] = &["timestamp", "ds", "time", "date", "datetime", "ts"];
+/// The column a step-index time format reads by default.
+pub(crate) const STEP_NAME: &str = "step";
 /// Recognised names of the value column.
 pub(crate) const VALUE_NAMES: &[&str] = &["value", "y"];
 
@@ -77,8 +79,14 @@ impl Header<'_> {
     }
 
     /// The timestamp column: mapped, recognised, or one whose name starts with `timestamp`
-    /// (`Timestamp [ms]`).
-    pub fn time_column(&self, mapped: Option<&str>) -> Result<usize, IngestError> {
+    /// (`Timestamp [ms]`). With `step` (the step-index time format) a column named `step`
+    /// comes first; without it, such a column is named in the error as the likely fix.
+    pub fn time_column(&self, mapped: Option<&str>, step: bool) -> Result<usize, IngestError> {
+        if mapped.is_none() && step {
+            if let Some(i) = self.find(STEP_NAME) {
+                return Ok(i);
+            }
+        }
         if let Some(i) = self.resolve(mapped, TIME_NAMES, "timestamp")? {
             return Ok(i);
         }
@@ -86,8 +94,16 @@ impl Header<'_> {
             .iter()
             .position(|n| n.to_ascii_lowercase().starts_with("timestamp"))
             .ok_or_else(|| {
+                let hint = match self.find(STEP_NAME) {
+                    Some(i) if !step => format!(
+                        "; the column `{}` looks like a step index: set `time_format = \"step\"` \
+                         and `step_secs` (flags `--time-format step --step-secs N`)",
+                        self.names[i]
+                    ),
+                    _ => String::new(),
+                };
                 self.error(format!(
-                    "no timestamp column (looked for {}); name it with `[columns] timestamp = \"…\"`",
+                    "no timestamp column (looked for {}); name it with `[columns] timestamp = \"…\"`{hint}",
                     TIME_NAMES.join(", ")
                 ))
             })
@@ -131,8 +147,8 @@ mod tests {
                 .to_vec(),
         };
         assert_eq!(h.resolve(None, SERIES_NAMES, "series").unwrap(), Some(0));
-        assert_eq!(h.time_column(None).unwrap(), 1);
-        assert_eq!(h.time_column(Some("timestamp [MS]")).unwrap(), 3);
+        assert_eq!(h.time_column(None, false).unwrap(), 1);
+        assert_eq!(h.time_column(Some("timestamp [MS]"), false).unwrap(), 3);
         assert_eq!(h.require(None, VALUE_NAMES, "value").unwrap(), 2);
         let e = h
             .resolve(Some("vm"), SERIES_NAMES, "series")
@@ -140,5 +156,25 @@ mod tests {
             .to_string();
         assert!(e.contains("`vm`") && e.contains("Unique_ID, DS"), "{e}");
         assert_eq!(h.ignored(&[0, 1]), vec!["y", "Timestamp [ms]"]);
+    }
+
+    #[test]
+    fn a_step_column_is_the_time_of_the_step_format_and_a_hint_otherwise() {
+        let h = Header {
+            path: Path::new("asd.csv"),
+            names: ["unique_id", "step", "m0"].map(String::from).to_vec(),
+        };
+        assert_eq!(h.time_column(None, true).unwrap(), 1);
+        let e = h.time_column(None, false).unwrap_err().to_string();
+        assert!(
+            e.contains("no timestamp column") && e.contains("--time-format step"),
+            "{e}"
+        );
+        let plain = Header {
+            path: Path::new("x.csv"),
+            names: ["unique_id", "m0"].map(String::from).to_vec(),
+        };
+        let e = plain.time_column(None, true).unwrap_err().to_string();
+        assert!(!e.contains("step index"), "{e}");
     }
 }

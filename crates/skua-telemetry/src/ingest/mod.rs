@@ -10,6 +10,7 @@ mod columns;
 mod long;
 mod options;
 mod parquet;
+mod rows;
 mod single;
 mod source;
 mod table;

@@ -72,8 +72,16 @@ pub(crate) fn read(
         names: schema.fields().iter().map(|f| f.name().clone()).collect(),
     };
     let c = &opts.columns;
+    if opts.steps() || !c.values.is_empty() {
+        return Err(IngestError::Options {
+            path: path.to_path_buf(),
+            message: "step-index timestamps and several value columns are read from CSV only; \
+                      this is a Parquet file"
+                .into(),
+        });
+    }
     let series_col = header.resolve(c.series.as_deref(), SERIES_NAMES, "series")?;
-    let time = header.time_column(c.timestamp.as_deref())?;
+    let time = header.time_column(c.timestamp.as_deref(), false)?;
     let value = header.require(c.value.as_deref(), VALUE_NAMES, "value")?;
     let metric = header.resolve(c.metric.as_deref(), &["metric"], "metric")?;
     let labels = header.labels(&c.labels)?;

@@ -10,7 +10,7 @@ use super::{IngestError, IngestOptions, UsedColumns, file_stem};
 /// Maps a single-series header: the value column is mapped, recognised, or the only other one.
 pub(crate) fn plan(h: &Header, opts: &IngestOptions) -> Result<Plan, IngestError> {
     let c = &opts.columns;
-    let time = h.time_column(c.timestamp.as_deref())?;
+    let time = h.time_column(c.timestamp.as_deref(), opts.steps())?;
     let labels = h.labels(&c.labels)?;
     let value = match h.resolve(c.value.as_deref(), VALUE_NAMES, "value")? {
         Some(v) => v,

@@ -21,6 +21,9 @@ pub enum TimeFormat {
     UnixSeconds,
     /// Integer milliseconds since the Unix epoch.
     UnixMillis,
+    /// An integer step index (ASD's `step`): the timestamp is `step × step_secs` seconds from
+    /// the Unix epoch, so step 0 is hour 0 of a UTC day. Needs `step_secs` in the options.
+    Step,
 }
 
 impl std::fmt::Display for TimeFormat {
@@ -31,6 +34,7 @@ impl std::fmt::Display for TimeFormat {
             TimeFormat::DateTime => "YYYY-MM-DD HH:MM:SS (naive, read as UTC)",
             TimeFormat::UnixSeconds => "unix seconds",
             TimeFormat::UnixMillis => "unix milliseconds",
+            TimeFormat::Step => "step index × step_secs from the Unix epoch",
         })
     }
 }
@@ -126,10 +130,12 @@ pub fn detect(values: &[&[u8]], column: &str) -> Result<Detected, (usize, String
 }
 
 /// Parses one timestamp in a known format (not `Auto`). Surrounding whitespace is ignored.
+/// A [`TimeFormat::Step`] index is read with one second per step; see [`parse_step`].
 #[inline]
 pub fn parse(format: TimeFormat, raw: &[u8]) -> Option<Ts> {
     let v = raw.trim_ascii();
     let ts = match format {
+        TimeFormat::Step => return parse_step(v, 1),
         TimeFormat::DateTime => parse_fixed(v, false),
         TimeFormat::Rfc3339 => parse_rfc3339(v),
         TimeFormat::UnixSeconds => parse_number(v).map(|x| x.floor() as Ts),
@@ -148,6 +154,45 @@ pub fn parse(format: TimeFormat, raw: &[u8]) -> Option<Ts> {
     // Years 0000..=9999 only: anything else is a misread column, and keeping timestamps in
     // this range keeps all later arithmetic far from overflow.
     in_range(ts)
+}
+
+/// Parses an integer step index as `index × step_secs` seconds from the Unix epoch.
+/// Decimals, text and results outside years 0000..=9999 are `None`.
+#[inline]
+pub fn parse_step(raw: &[u8], step_secs: i64) -> Option<Ts> {
+    let v = raw.trim_ascii();
+    let (neg, digits) = match v.first()? {
+        b'-' => (true, &v[1..]),
+        _ => (false, v),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    in_range(if neg { -n } else { n }.checked_mul(step_secs)?)
+}
+
+/// A resolved way to read one file's timestamps: the format and, for
+/// [`TimeFormat::Step`], the seconds per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeReader {
+    /// The format (never `Auto` once detection has run, but `Auto` still parses).
+    pub format: TimeFormat,
+    /// Seconds per step for [`TimeFormat::Step`]; 1 otherwise.
+    pub step_secs: i64,
+}
+
+impl TimeReader {
+    /// Parses one timestamp.
+    #[inline]
+    pub fn parse(&self, raw: &[u8]) -> Option<Ts> {
+        match self.format {
+            TimeFormat::Step => parse_step(raw, self.step_secs),
+            f => parse(f, raw),
+        }
+    }
 }
 
 /// `ts` if it lies in years 0000..=9999.
@@ -326,6 +371,27 @@ mod tests {
             Some(1_372_636_800)
         );
         assert_eq!(parse(TimeFormat::Rfc3339, b"2013-07-01 00:00:00"), None);
+    }
+
+    #[test]
+    fn step_indices_scale_by_step_secs() {
+        assert_eq!(parse_step(b"0", 300), Some(0));
+        assert_eq!(parse_step(b" 12 ", 300), Some(3600));
+        assert_eq!(parse_step(b"-2", 300), Some(-600));
+        for bad in ["1.5", "", "-", "x1", "1e3", "2013-07-01"] {
+            assert_eq!(parse_step(bad.as_bytes(), 300), None, "{bad}");
+        }
+        // Past year 9999 is a misread column, not a time.
+        assert_eq!(parse_step(b"999999999999", 300), None);
+        assert_eq!(parse_step(b"999999999999999999", i64::MAX), None);
+        let r = TimeReader {
+            format: TimeFormat::Step,
+            step_secs: 300,
+        };
+        assert_eq!(r.parse(b"288"), Some(86_400));
+        assert_eq!(parse(TimeFormat::Step, b"288"), Some(288));
+        let json = serde_json::to_string(&TimeFormat::Step).unwrap();
+        assert_eq!(json, "\"step\"");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub(crate) fn plan(
     sniff: &[ByteRecord],
     opts: &IngestOptions,
 ) -> Result<Plan, IngestError> {
-    let time = h.time_column(opts.columns.timestamp.as_deref())?;
+    let time = h.time_column(opts.columns.timestamp.as_deref(), opts.steps())?;
     let stem = file_stem(h.path);
     let candidates: Vec<usize> = match opts.columns.value.as_deref() {
         Some(v) => vec![h.require(Some(v), &[], "value")?],

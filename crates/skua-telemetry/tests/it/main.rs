@@ -1,5 +1,6 @@
 //! Integration tests of skua-telemetry: readers, bad input, validation, real data, properties.
 
+mod asd;
 mod bad_input;
 mod formats;
 mod mapping;
