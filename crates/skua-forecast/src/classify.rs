@@ -13,8 +13,9 @@
 //!
 //! The class is the first of these that applies:
 //!
-//! 1. **Stable** if the spread is at most 1 (one CPU percentage point; in the series' own
-//!    units) or at most 10 % of the level: the load hardly moves, so any window will do.
+//! 1. **Stable** if the spread is at most 1 (one CPU percentage point; applied to percentages
+//!    only, see [`classify_unit`]) or at most 10 % of the level: the load hardly moves, so any
+//!    window will do.
 //! 2. **Weekly** if there are at least 14 days of history, ACF(1 week) is at least 0.5, and
 //!    ACF(1 week) exceeds ACF(1 day) by at least 0.1: the load repeats from week to week
 //!    clearly better than from day to day (weekday/weekend patterns, weekly jobs).
@@ -31,7 +32,7 @@
 
 use serde::{Deserialize, Serialize};
 use skua_core::metrics::quantile;
-use skua_core::{RegularSeries, SECONDS_PER_DAY};
+use skua_core::{RegularSeries, SECONDS_PER_DAY, Unit};
 
 use crate::seasonality::{acf_many, to_hourly};
 
@@ -154,6 +155,26 @@ pub fn class_stats(history: &RegularSeries) -> ClassStats {
             1.0 - present as f64 / values.len() as f64
         },
     }
+}
+
+impl ClassifyThresholds {
+    /// The default thresholds with the absolute spread floor set for `unit`: one point for a
+    /// percentage (CPU %), none otherwise — a floor of "1" means nothing for bytes, and it
+    /// would call every min–max-normalised series (values in 0..1, as in ASD) stable.
+    pub fn for_unit(unit: Unit) -> Self {
+        ClassifyThresholds {
+            stable_absolute_spread: match unit {
+                Unit::Percent => STABLE_ABSOLUTE_SPREAD,
+                Unit::Count | Unit::Other => 0.0,
+            },
+            ..ClassifyThresholds::default()
+        }
+    }
+}
+
+/// Classifies `history`, whose values are in `unit`, with [`ClassifyThresholds::for_unit`].
+pub fn classify_unit(history: &RegularSeries, unit: Unit) -> Classification {
+    classify_with(history, &ClassifyThresholds::for_unit(unit))
 }
 
 /// Classifies `history` with the default thresholds (see the module documentation).

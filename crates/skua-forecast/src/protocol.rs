@@ -20,7 +20,7 @@
 //! * **Exclusions.** Windows whose actuals are flat (population std < 1e-9) are excluded from
 //!   every average and counted; so are windows with a missing actual (counted apart) and
 //!   windows where the policy failed (counted).
-//! * **Classes** are computed by [`classify`] on the history before each series' first
+//! * **Classes** are computed by [`classify_with`](crate::classify::classify_with) (thresholds in [`ProtocolConfig::classify`]) on the history before each series' first
 //!   cutoff, so the class never uses a scored day.
 //!
 //! Pure: no clock, no I/O, no threads. The caller parallelises across series.
@@ -33,7 +33,7 @@ use skua_core::metrics::{coverage, mae, quantile};
 use skua_core::{Forecast, RegularSeries, Ts};
 
 use crate::backtest::{BacktestConfig, INTERVAL_80, cutoffs};
-use crate::classify::{SeriesClass, classify};
+use crate::classify::{ClassifyThresholds, SeriesClass, classify_with};
 use crate::model::FitError;
 
 /// Quantile levels every policy is asked for (the 80 % band and the median).
@@ -54,7 +54,7 @@ pub trait DecisionPolicy: Send + Sync {
 }
 
 /// The protocol's rolling origin and job lengths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolConfig {
     /// Steps forecast at each cutoff (24 for hourly data).
     pub horizon: usize,
@@ -64,6 +64,8 @@ pub struct ProtocolConfig {
     pub stride: usize,
     /// Job lengths in steps; the first is the headline (`[2, 1, 4]`).
     pub lens: Vec<usize>,
+    /// Thresholds of the per-series class (use [`ClassifyThresholds::for_unit`]).
+    pub classify: ClassifyThresholds,
 }
 
 impl Default for ProtocolConfig {
@@ -74,6 +76,7 @@ impl Default for ProtocolConfig {
             windows: 14,
             stride: 24,
             lens: vec![2, 1, 4],
+            classify: ClassifyThresholds::default(),
         }
     }
 }
@@ -218,7 +221,9 @@ pub fn run_series(
         quantiles: Vec::new(),
     };
     let (train_lens, _) = cutoffs(series.len(), &bt).expect("protocol config is valid");
-    let class = train_lens.first().map(|&n| classify(&series.head(n)).class);
+    let class = train_lens
+        .first()
+        .map(|&n| classify_with(&series.head(n), &cfg.classify).class);
     let values = series.values();
     let windows = train_lens
         .into_iter()

@@ -144,12 +144,12 @@ pub fn forecast(a: &BenchForecastArgs, quiet: bool) -> Result<Outcome> {
     } else {
         None
     };
-    let cfg = ProtocolConfig::default();
+    let base = ProtocolConfig::default();
     let policies = policies();
     println!(
         "skua bench forecast — fleet benchmark protocol: horizon {} h, stride {} h, last {} windows, \
          job {} h (tol2 = within 10 % of the day's range of the best window)",
-        cfg.horizon, cfg.stride, cfg.windows, cfg.lens[0]
+        base.horizon, base.stride, base.windows, base.lens[0]
     );
     println!(
         "skua: {} policies, rayon on {} threads; CPU per fit = thread CPU time of one fit+predict \
@@ -159,6 +159,10 @@ pub fn forecast(a: &BenchForecastArgs, quiet: bool) -> Result<Outcome> {
     );
     let mut json = serde_json::Map::new();
     for ds in &datasets {
+        let cfg = ProtocolConfig {
+            classify: skua_forecast::classify::ClassifyThresholds::for_unit(ds.unit),
+            ..base.clone()
+        };
         let t0 = Instant::now();
         let runs: Vec<SkuaRun> = policies
             .iter()

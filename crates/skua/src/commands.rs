@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use skua_core::time::{format_duration, format_ts};
 use skua_core::{RegularSeries, SeriesMeta};
 use skua_fleet::{EvalConfig, EvalSummary, Policy, Schedule, SeriesEval, ServerForecast};
-use skua_forecast::{BacktestConfig, SeriesClass, backtest, classify};
+use skua_forecast::classify::classify_unit;
+use skua_forecast::{BacktestConfig, SeriesClass, backtest};
 use skua_store::RunStatus;
 
 use crate::Outcome;
@@ -133,7 +134,7 @@ pub fn forecast(a: &ForecastArgs, quiet: bool) -> Result<Outcome> {
         .par_iter()
         .zip(&served)
         .map(|((m, s), sv)| {
-            let class = classify(s).class;
+            let class = classify_unit(s, m.unit).class;
             let r = match (&sv.forecast, sv.decision.events.first()) {
                 (Some((_, f)), _) => Ok(f.clone()),
                 (None, Some(e)) => Err(e.detail.clone()),
@@ -493,7 +494,7 @@ pub fn evaluate_fleet(
         .par_iter()
         .map(|(m, s)| {
             let ev = skua_fleet::evaluate_series(&m.id, s, &policies, &cfg);
-            let class = classify(s).class;
+            let class = classify_unit(s, m.unit).class;
             pb.inc(1);
             (ev, (m.id.clone(), class))
         })

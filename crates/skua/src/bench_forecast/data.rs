@@ -18,6 +18,8 @@ pub(super) struct Dataset {
     pub key: &'static str,
     pub title: String,
     pub series: Vec<(String, RegularSeries)>,
+    /// Unit of the values (sets the classifier's absolute floor).
+    pub unit: skua_core::Unit,
 }
 
 pub(super) fn load_bitbrains(dir: &Path) -> Result<Dataset> {
@@ -56,6 +58,7 @@ pub(super) fn load_bitbrains(dir: &Path) -> Result<Dataset> {
             series.len()
         ),
         series,
+        unit: skua_core::Unit::Percent,
     })
 }
 
@@ -113,6 +116,7 @@ pub(super) fn load_asd(dir: &Path) -> Result<Dataset> {
             series.len()
         ),
         series,
+        unit: skua_core::Unit::Other,
     })
 }
 
