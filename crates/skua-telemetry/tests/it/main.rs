@@ -6,6 +6,7 @@ mod formats;
 mod mapping;
 mod props;
 mod real_data;
+mod robustness;
 mod validation;
 
 use std::path::{Path, PathBuf};
