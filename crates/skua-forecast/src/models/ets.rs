@@ -29,7 +29,7 @@
 use skua_core::{Forecast, RegularSeries, Ts};
 
 use crate::model::{FitError, FittedForecaster, Forecaster};
-use crate::models::bands::{ErrorBands, present_mean};
+use crate::models::bands::{ErrorBands, present_mean, step_phase};
 use crate::models::nelder_mead;
 
 /// Nelder–Mead evaluations after the grid search.
@@ -283,7 +283,7 @@ impl SeasonalEts {
             for h in 1..=day.min(w - s.t) {
                 let a = y[s.t + h - 1];
                 if !a.is_nan() {
-                    errors.push(a - s.forecast(&params, h));
+                    errors.push((step_phase(s.t + h - 1, w, day), a - s.forecast(&params, h)));
                 }
             }
         });
@@ -293,7 +293,7 @@ impl SeasonalEts {
             step: history.step(),
             params,
             state,
-            bands: ErrorBands::new(errors, day, y, non_negative),
+            bands: ErrorBands::new(errors, day, day, y, non_negative),
         })
     }
 }

@@ -32,7 +32,7 @@ use augurs_mstl::stlrs;
 use skua_core::{Forecast, RegularSeries, Ts};
 
 use crate::model::{FitError, FittedForecaster, Forecaster};
-use crate::models::bands::{ErrorBands, interpolate, present_mean};
+use crate::models::bands::{ErrorBands, interpolate, present_mean, step_phase};
 use crate::models::ets::{self, EtsParams, EtsState};
 
 /// Days of deseasonalised history behind the ETS part.
@@ -120,7 +120,7 @@ impl Mstl {
             params,
             state,
             last_cycles: dec.last_cycles(),
-            bands: ErrorBands::new(errors, day, &actual[off..], non_negative),
+            bands: ErrorBands::new(errors, day, day, &actual[off..], non_negative),
         })
     }
 }
@@ -208,7 +208,12 @@ fn decompose_values(y: &[f64], day: usize) -> Result<Decomposition, FitError> {
 /// following day from its daily origin. In-sample seasons would have seen the actuals they
 /// are scored on (LOESS smooths across neighbouring cycles) and make the bands too narrow.
 /// `None` if the window is too short to hold the days out.
-fn holdout_errors(y: &[f64], actual: &[f64], day: usize, params: &EtsParams) -> Option<Vec<f64>> {
+fn holdout_errors(
+    y: &[f64],
+    actual: &[f64],
+    day: usize,
+    params: &EtsParams,
+) -> Option<Vec<(usize, f64)>> {
     let w = y.len();
     let cut = w
         .checked_sub(HOLDOUT_DAYS * day)
@@ -227,7 +232,10 @@ fn holdout_errors(y: &[f64], actual: &[f64], day: usize, params: &EtsParams) -> 
         for h in 1..=day.min(w - o) {
             let a = actual[o + h - 1];
             if !a.is_nan() {
-                errors.push(a - s.forecast(params, h) - season(o + h - 1));
+                errors.push((
+                    step_phase(o + h - 1, w, day),
+                    a - s.forecast(params, h) - season(o + h - 1),
+                ));
             }
         }
     });
@@ -242,7 +250,7 @@ fn in_sample_errors(
     day: usize,
     params: &EtsParams,
     off: usize,
-) -> Vec<f64> {
+) -> Vec<(usize, f64)> {
     let w = dec.trend.len();
     let z = &dec.deseasonalised()[off..];
     let season_at = |o: usize, h: usize| -> Option<f64> {
@@ -260,7 +268,10 @@ fn in_sample_errors(
         for h in 1..=day.min(w - o) {
             let a = actual[o + h - 1];
             if let (false, Some(season)) = (a.is_nan(), season_at(o, h)) {
-                errors.push(a - s.forecast(params, h) - season);
+                errors.push((
+                    step_phase(o + h - 1, w, day),
+                    a - s.forecast(params, h) - season,
+                ));
             }
         }
     });

@@ -18,18 +18,16 @@
 //! # Quantiles
 //! The rule is applied at every step `t` of the last [`RESIDUAL_WINDOW_DAYS`] days (using
 //! only values before `t`, exactly like a forecast made at a daily origin for the next day),
-//! and the errors `actual − forecast` are pooled. Steps whose actual or whose every lagged
-//! value is missing are skipped. Quantile `q` of the forecast is the point plus the
-//! empirical `q`-quantile of these errors, with two adjustments: offsets for `q < 0.5` are
-//! capped at 0 and offsets for `q > 0.5` floored at 0 (so `lower ≤ point ≤ upper` always and
-//! the point is the median band), and beyond the first period the offsets grow as
-//! `sqrt(1 + cycles ahead)`, since the rule then reaches further back. With fewer than
-//! [`MIN_RESIDUALS`] errors, the deviations of the recent values from their mean stand in.
-//! If the history holds no negative value, every output is clamped at 0.
+//! skipping steps whose actual or whose every lagged value is missing. The errors
+//! `actual − forecast`, tagged by time of day, make the bands as described in
+//! [`crate::models::bands`] (per-hour finite-sample quantiles scaled for drift, widening as
+//! `sqrt(1 + cycles ahead)` beyond the first period). If the history holds no negative value,
+//! every output is clamped at 0.
 
-use skua_core::{Forecast, QuantileBand, RegularSeries, Ts};
+use skua_core::{Forecast, RegularSeries, Ts};
 
-use crate::model::{FitError, FittedForecaster, sorted_levels};
+use crate::model::{FitError, FittedForecaster};
+use crate::models::bands::{ErrorBands, step_phase};
 
 /// Days of history (ending at the forecast origin) whose in-sample errors make the quantiles.
 pub const RESIDUAL_WINDOW_DAYS: usize = 28;
@@ -44,8 +42,7 @@ pub struct FittedSeasonal {
     start: Ts,
     step: i64,
     profile: Vec<f64>,
-    errors: Vec<f64>,
-    non_negative: bool,
+    bands: ErrorBands,
 }
 
 impl FittedSeasonal {
@@ -89,24 +86,20 @@ impl FittedSeasonal {
 
         let window = spd.map_or(4 * period, |d| d * RESIDUAL_WINDOW_DAYS);
         let from = n.saturating_sub(window).max(period);
-        let mut errors = in_sample_errors(x, period, cycles, from);
-        if errors.len() < MIN_RESIDUALS {
-            let recent = &x[n.saturating_sub(window)..];
-            let present = recent.iter().filter(|v| !v.is_nan());
-            let m = present.clone().sum::<f64>() / present.clone().count().max(1) as f64;
-            errors = present.map(|v| v - m).collect();
-            if errors.is_empty() {
-                errors.push(0.0);
-            }
-        }
+        let phases = spd.unwrap_or(period);
+        let errors = in_sample_errors(x, period, cycles, from)
+            .into_iter()
+            .map(|(t, e)| (step_phase(t, n, phases), e))
+            .collect();
+        let recent = &x[n.saturating_sub(window)..];
+        let bands = ErrorBands::new(errors, phases, period, recent, min >= 0.0);
 
         Ok(FittedSeasonal {
             name,
             start: history.end(),
             step: history.step(),
             profile,
-            errors,
-            non_negative: min >= 0.0,
+            bands,
         })
     }
 
@@ -117,7 +110,7 @@ impl FittedSeasonal {
 
     /// Number of in-sample errors behind the quantiles.
     pub fn error_count(&self) -> usize {
-        self.errors.len()
+        self.bands.len()
     }
 }
 
@@ -140,14 +133,14 @@ fn lagged_mean(x: &[f64], t: usize, period: usize, cycles: usize) -> Option<f64>
 /// with no lagged value. For several cycles the lagged sums are updated from one period to
 /// the next (add the newest cycle, drop the oldest), which keeps fitting linear in the
 /// window rather than in window × cycles.
-fn in_sample_errors(x: &[f64], period: usize, cycles: usize, from: usize) -> Vec<f64> {
+fn in_sample_errors(x: &[f64], period: usize, cycles: usize, from: usize) -> Vec<(usize, f64)> {
     let n = x.len();
     let mut errors = Vec::with_capacity(n.saturating_sub(from));
     if cycles == 1 {
         for t in from..n {
             let (a, f) = (x[t], x[t - period]);
             if !a.is_nan() && !f.is_nan() {
-                errors.push(a - f);
+                errors.push((t, a - f));
             }
         }
         return errors;
@@ -177,7 +170,7 @@ fn in_sample_errors(x: &[f64], period: usize, cycles: usize, from: usize) -> Vec
             }
         }
         if slot.1 > 0 && !x[t].is_nan() {
-            errors.push(x[t] - slot.0 / f64::from(slot.1));
+            errors.push((t, x[t] - slot.0 / f64::from(slot.1)));
         }
     }
     errors
@@ -211,60 +204,12 @@ fn phase_value(
         .find(|v| !v.is_nan())
 }
 
-/// The `q`-quantile of `values` (NaN-free) by linear interpolation between order statistics,
-/// as [`skua_core::metrics::quantile_sorted`] would give on the sorted values; reorders
-/// `values`.
-fn select_quantile(values: &mut [f64], q: f64) -> f64 {
-    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let (_, &mut a, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let frac = pos - lo as f64;
-    if frac == 0.0 || right.is_empty() {
-        return a;
-    }
-    let b = right.iter().copied().fold(f64::INFINITY, f64::min);
-    a + (b - a) * frac
-}
-
 impl FittedForecaster for FittedSeasonal {
     fn predict(&self, horizon: usize, quantiles: &[f64]) -> Result<Forecast, FitError> {
-        let levels = sorted_levels(quantiles)?;
         let period = self.profile.len();
-        let floor = |v: f64| if self.non_negative { v.max(0.0) } else { v };
-        let raw: Vec<f64> = (0..horizon).map(|h| self.profile[h % period]).collect();
-        // Order statistics by selection rather than a full sort: two or three levels are
-        // usually asked for, and selection is linear.
-        let mut scratch = self.errors.clone();
-        let bands = levels
-            .iter()
-            .map(|&q| {
-                let offset = if q < 0.5 {
-                    select_quantile(&mut scratch, q).min(0.0)
-                } else if q > 0.5 {
-                    select_quantile(&mut scratch, q).max(0.0)
-                } else {
-                    0.0
-                };
-                let values = raw
-                    .iter()
-                    .enumerate()
-                    .map(|(h, p)| floor(p + offset * (1.0 + (h / period) as f64).sqrt()))
-                    .collect();
-                QuantileBand { q, values }
-            })
-            .collect();
-        let forecast = Forecast {
-            start: self.start,
-            step: self.step,
-            point: raw.into_iter().map(floor).collect(),
-            quantiles: bands,
-        };
-        if forecast.check().is_err() {
-            return Err(FitError::NonFinite {
-                model: self.name.clone(),
-            });
-        }
-        Ok(forecast)
+        let point = (0..horizon).map(|h| self.profile[h % period]).collect();
+        self.bands
+            .forecast(&self.name, self.start, self.step, point, quantiles)
     }
 }
 
@@ -389,31 +334,17 @@ mod tests {
         }
         for cycles in [1, 2, 7] {
             let from = 24 * 12;
-            let direct: Vec<f64> = (from..v.len())
+            let direct: Vec<(usize, f64)> = (from..v.len())
                 .filter(|&t| !v[t].is_nan())
-                .filter_map(|t| lagged_mean(&v, t, 24, cycles).map(|f| v[t] - f))
+                .filter_map(|t| lagged_mean(&v, t, 24, cycles).map(|f| (t, v[t] - f)))
                 .collect();
             let fast = in_sample_errors(&v, 24, cycles, from);
             assert_eq!(direct.len(), fast.len());
             for (a, b) in direct.iter().zip(&fast) {
-                assert!((a - b).abs() < 1e-9, "cycles {cycles}: {a} vs {b}");
+                assert_eq!(a.0, b.0);
+                assert!((a.1 - b.1).abs() < 1e-9, "cycles {cycles}: {a:?} vs {b:?}");
             }
         }
-    }
-
-    #[test]
-    fn selection_matches_the_sorted_quantile() {
-        let v: Vec<f64> = (0..101)
-            .map(|i| ((i * 37) % 101) as f64 * 0.5 - 7.0)
-            .collect();
-        let mut sorted = v.clone();
-        sorted.sort_by(f64::total_cmp);
-        for q in [0.0, 0.01, 0.1, 0.25, 0.333, 0.9, 0.995, 1.0] {
-            let mut buf = v.clone();
-            let want = skua_core::metrics::quantile_sorted(&sorted, q);
-            assert!((select_quantile(&mut buf, q) - want).abs() < 1e-12, "q {q}");
-        }
-        assert_eq!(select_quantile(&mut [3.0], 0.9), 3.0);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use skua_core::{Forecast, RegularSeries, Ts};
 
 use crate::model::{FitError, FittedForecaster, Forecaster};
-use crate::models::bands::{ErrorBands, present_mean};
+use crate::models::bands::{ErrorBands, present_mean, step_phase};
 use crate::models::seasonal::RESIDUAL_WINDOW_DAYS;
 
 /// Half-life, in days, of the weights of `wmean_<k>d`: yesterday weighs 1, three days
@@ -210,9 +210,18 @@ impl FittedDayRule {
         let from = n.saturating_sub(window).max(day);
         let errors = (from..n)
             .filter(|&t| !x[t].is_nan())
-            .filter_map(|t| rule.at(x, t, day, k, &mut buf).map(|f| x[t] - f))
+            .filter_map(|t| {
+                rule.at(x, t, day, k, &mut buf)
+                    .map(|f| (step_phase(t, n, day), x[t] - f))
+            })
             .collect();
-        let bands = ErrorBands::new(errors, day, &x[n.saturating_sub(window)..], non_negative);
+        let bands = ErrorBands::new(
+            errors,
+            day,
+            day,
+            &x[n.saturating_sub(window)..],
+            non_negative,
+        );
         Ok(FittedDayRule {
             name,
             start: history.end(),

@@ -379,3 +379,40 @@ fn bitbrains_80_percent_intervals_cover_75_to_85_percent() {
         );
     }
 }
+
+/// Issue 3 acceptance: every model's 80 % interval covers 75–85 % of the actuals on both
+/// protocol datasets (Bitbrains-500 and ASD), scored by the fleet benchmark protocol
+/// (`coverage_80` over 14 windows × 24 h per series), with one calibration rule for all data.
+#[test]
+fn every_model_covers_75_to_85_percent_on_both_datasets() {
+    let policies: Vec<_> = all_models()
+        .iter()
+        .map(|m| crate::protocol::baseline(&m.name()))
+        .collect();
+    let refs: Vec<&dyn skua_forecast::protocol::DecisionPolicy> = policies
+        .iter()
+        .map(|p| p as &dyn skua_forecast::protocol::DecisionPolicy)
+        .collect();
+    let mut failures = Vec::new();
+    for (dataset, summary) in [
+        ("bitbrains", crate::protocol::run_bitbrains(&refs)),
+        ("asd", crate::protocol::run_asd(&refs)),
+    ] {
+        for m in all_models() {
+            let row = summary.row(&m.name(), "all").expect("row");
+            assert_eq!(row.failed, 0, "{} on {dataset}", m.name());
+            println!(
+                "{dataset:<10} {:<14} coverage_80 {:.3}",
+                m.name(),
+                row.coverage_80
+            );
+            if !(0.75..=0.85).contains(&row.coverage_80) {
+                failures.push(format!("{} on {dataset}: {:.3}", m.name(), row.coverage_80));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "coverage outside 75–85 %: {failures:?}"
+    );
+}
