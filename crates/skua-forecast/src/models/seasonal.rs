@@ -27,7 +27,7 @@
 use skua_core::{Forecast, RegularSeries, Ts};
 
 use crate::model::{FitError, FittedForecaster};
-use crate::models::bands::{ErrorBands, step_phase};
+use crate::models::bands::{ErrorBands, PhaseTagger};
 
 /// Days of history (ending at the forecast origin) whose in-sample errors make the quantiles.
 pub const RESIDUAL_WINDOW_DAYS: usize = 28;
@@ -35,14 +35,48 @@ pub const RESIDUAL_WINDOW_DAYS: usize = 28;
 pub const MIN_RESIDUALS: usize = 10;
 
 /// A fitted seasonal baseline: the forecast for one period and the in-sample errors.
-/// Holds `period + errors` numbers, not the history.
+/// Holds the profile and the recent tail of the history its quantile bands come from, not
+/// the whole history. The bands are built only when a prediction asks for quantiles, so the
+/// point path (what a window decision needs) does not pay for them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FittedSeasonal {
     name: String,
     start: Ts,
     step: i64,
     profile: Vec<f64>,
-    bands: ErrorBands,
+    bands: BandSource,
+}
+
+/// What the quantile bands are computed from: the last `window + cycles · period` values.
+#[derive(Debug, Clone, PartialEq)]
+struct BandSource {
+    tail: Vec<f64>,
+    /// Index in `tail` of the first step whose error counts.
+    from: usize,
+    /// Index in `tail` where the recent values (the fallback spread) start.
+    recent_from: usize,
+    period: usize,
+    cycles: usize,
+    phases: usize,
+    non_negative: bool,
+}
+
+impl BandSource {
+    fn bands(&self) -> ErrorBands {
+        let n = self.tail.len();
+        let mut tagger = PhaseTagger::new(n, self.phases);
+        let errors = in_sample_errors(&self.tail, self.period, self.cycles, self.from)
+            .into_iter()
+            .map(|(t, e)| (tagger.phase(t), e))
+            .collect();
+        ErrorBands::new(
+            errors,
+            self.phases,
+            self.period,
+            &self.tail[self.recent_from..],
+            self.non_negative,
+        )
+    }
 }
 
 impl FittedSeasonal {
@@ -86,13 +120,19 @@ impl FittedSeasonal {
 
         let window = spd.map_or(4 * period, |d| d * RESIDUAL_WINDOW_DAYS);
         let from = n.saturating_sub(window).max(period);
-        let phases = spd.unwrap_or(period);
-        let errors = in_sample_errors(x, period, cycles, from)
-            .into_iter()
-            .map(|(t, e)| (step_phase(t, n, phases), e))
-            .collect();
-        let recent = &x[n.saturating_sub(window)..];
-        let bands = ErrorBands::new(errors, phases, period, recent, min >= 0.0);
+        // Keep what the errors from `from` on look back to; the phase of a step depends only
+        // on its distance to the end, so it is the same in the tail as in the history.
+        let keep_from = from.saturating_sub(cycles * period);
+        let recent_from = n.saturating_sub(window);
+        let bands = BandSource {
+            tail: x[keep_from..].to_vec(),
+            from: from - keep_from,
+            recent_from: recent_from - keep_from.min(recent_from),
+            period,
+            cycles,
+            phases: spd.unwrap_or(period),
+            non_negative: min >= 0.0,
+        };
 
         Ok(FittedSeasonal {
             name,
@@ -110,7 +150,7 @@ impl FittedSeasonal {
 
     /// Number of in-sample errors behind the quantiles.
     pub fn error_count(&self) -> usize {
-        self.bands.len()
+        self.bands.bands().len()
     }
 }
 
@@ -207,8 +247,30 @@ fn phase_value(
 impl FittedForecaster for FittedSeasonal {
     fn predict(&self, horizon: usize, quantiles: &[f64]) -> Result<Forecast, FitError> {
         let period = self.profile.len();
-        let point = (0..horizon).map(|h| self.profile[h % period]).collect();
+        let point: Vec<f64> = (0..horizon).map(|h| self.profile[h % period]).collect();
+        if quantiles.is_empty() {
+            let floor = |v: f64| {
+                if self.bands.non_negative {
+                    v.max(0.0)
+                } else {
+                    v
+                }
+            };
+            let forecast = Forecast {
+                start: self.start,
+                step: self.step,
+                point: point.into_iter().map(floor).collect(),
+                quantiles: Vec::new(),
+            };
+            return match forecast.check() {
+                Ok(()) => Ok(forecast),
+                Err(_) => Err(FitError::NonFinite {
+                    model: self.name.clone(),
+                }),
+            };
+        }
         self.bands
+            .bands()
             .forecast(&self.name, self.start, self.step, point, quantiles)
     }
 }
