@@ -32,12 +32,16 @@ use skua_core::time::{SECONDS_PER_DAY, SECONDS_PER_HOUR, day_start, steps_per_da
 use skua_core::window::{argmin, rolling_means};
 use skua_core::{RegularSeries, Ts};
 use skua_forecast::Forecaster;
+use skua_forecast::protocol::DecisionPolicy;
 
 /// How a series' daily window is chosen.
 #[derive(Clone)]
 pub enum Policy {
     /// Fit the forecaster on the history, take the window with the lowest predicted mean.
     Model(Arc<dyn Forecaster>),
+    /// A forecast plus its own window choice (e.g. skua's hindsight selector), as the
+    /// fleet benchmark protocol runs it.
+    Decision(Arc<dyn DecisionPolicy>),
     /// Always start at this UTC hour (the protocol's "fixed first window" is hour 0).
     Fixed {
         /// Start hour, 0..24.
@@ -55,6 +59,7 @@ impl Policy {
     pub fn name(&self) -> String {
         match self {
             Policy::Model(f) => f.name(),
+            Policy::Decision(d) => d.name(),
             Policy::Fixed { start_hour } => format!("fixed_{start_hour:02}h"),
             Policy::Random { seed } => format!("random_s{seed}"),
         }
@@ -63,7 +68,7 @@ impl Policy {
     /// The policy's kind.
     pub fn kind(&self) -> PolicyKind {
         match self {
-            Policy::Model(_) => PolicyKind::Model,
+            Policy::Model(_) | Policy::Decision(_) => PolicyKind::Model,
             Policy::Fixed { .. } => PolicyKind::Fixed,
             Policy::Random { .. } => PolicyKind::Random,
         }
@@ -301,6 +306,16 @@ fn choose(
             let idx = argmin(&rolling_means(point, len))?;
             Some((idx, Some(mae(actual, point))))
         }
+        Policy::Decision(d) => {
+            let history = series.head(cutoff);
+            let fc = d.forecast(&history, spd).ok()?;
+            let point = fc.point.get(..spd)?;
+            if point.iter().any(|v| !v.is_finite()) {
+                return None;
+            }
+            let idx = d.choose(&fc, &history, len).min(n_cand - 1);
+            Some((idx, Some(mae(actual, point))))
+        }
         Policy::Fixed { start_hour } => {
             let target = day + i64::from(start_hour % 24) * SECONDS_PER_HOUR;
             let offset = (target - series.ts_at(cutoff)).max(0);
@@ -398,6 +413,54 @@ mod tests {
             .map(|i| ((i % 24) as f64 - 9.0).abs() + (i / 24) as f64 * 0.01)
             .collect();
         RegularSeries::new(start, 3600, v).unwrap()
+    }
+
+    /// A decision policy that forecasts a flat 5 and always picks start 3.
+    struct PickThree;
+
+    impl DecisionPolicy for PickThree {
+        fn name(&self) -> String {
+            "pick_three".into()
+        }
+        fn forecast(
+            &self,
+            history: &RegularSeries,
+            horizon: usize,
+        ) -> Result<skua_core::Forecast, skua_forecast::FitError> {
+            Ok(skua_core::Forecast {
+                start: history.end(),
+                step: history.step(),
+                point: vec![5.0; horizon],
+                quantiles: Vec::new(),
+            })
+        }
+        fn choose(&self, _: &skua_core::Forecast, _: &RegularSeries, _: usize) -> usize {
+            3
+        }
+    }
+
+    #[test]
+    fn decision_policies_are_scored_on_their_own_choice() {
+        let s = daily_series(10, 0);
+        let policies = [Policy::Decision(Arc::new(PickThree))];
+        let ev = evaluate_series("s", &s, &policies, &EvalConfig::default());
+        assert_eq!(ev.policies[0].kind, PolicyKind::Model);
+        assert!(!ev.days.is_empty());
+        for d in &ev.days {
+            let sc = &d.scores[0];
+            assert_eq!(sc.start, d.day + 3 * 3600);
+            // MAE of the flat 5 against the day's actual values.
+            let k = s.index_at_or_after(d.day);
+            let want = s.values()[k..k + 24]
+                .iter()
+                .map(|v| (v - 5.0).abs())
+                .sum::<f64>()
+                / 24.0;
+            let mae = sc
+                .mae
+                .expect("a decision policy reports its forecast's MAE");
+            assert!((mae - want).abs() < 1e-9, "mae {mae} vs {want}");
+        }
     }
 
     #[test]

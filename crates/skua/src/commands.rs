@@ -449,7 +449,8 @@ pub fn plan(a: &PlanArgs, quiet: bool) -> Result<Outcome> {
 
 /// The policies evaluated: the chosen forecast models, the fixed 00:00 window, a random window.
 pub fn policies(e: &EvalArgs) -> Result<Vec<Policy>> {
-    let models: Vec<Box<dyn skua_forecast::Forecaster>> = if e.models.is_empty() {
+    let default = e.models.is_empty();
+    let models: Vec<Box<dyn skua_forecast::Forecaster>> = if default {
         skua_forecast::baselines()
     } else {
         e.models
@@ -461,6 +462,16 @@ pub fn policies(e: &EvalArgs) -> Result<Vec<Policy>> {
         .into_iter()
         .map(|m| Policy::Model(Arc::from(m)))
         .collect();
+    if default {
+        // skua's decision policy: mean_7d's forecast, windows chosen by hindsight over the
+        // last 8 weeks (the best single rule of `skua bench forecast` on Bitbrains-500).
+        p.push(Policy::Decision(Arc::new(
+            skua_forecast::select::ModelPolicy {
+                model: pipeline::model("mean_7d")?,
+                selector: Box::new(skua_forecast::select::HindsightSelector::long_memory()),
+            },
+        )));
+    }
     p.push(Policy::Fixed { start_hour: 0 });
     p.push(Policy::Random { seed: e.seed });
     Ok(p)

@@ -148,11 +148,27 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
     write_json(&a.out.join("evaluation.json"), &summary)?;
 
     // predict + allocate: plan tomorrow with the model that planned best historically
-    let model_name = summary
+    let best = summary
         .best
         .as_ref()
         .map(|b| b.policy.clone())
         .unwrap_or_else(|| "mean_7d".into());
+    // A decision policy (`<model>+<selector>`) chooses windows per server; the group-constrained
+    // planner ranks windows by a forecast, so it plans with that policy's model.
+    let model_name = if skua_forecast::by_name(&best).is_some() {
+        best.clone()
+    } else {
+        best.split('+').next().unwrap_or("mean_7d").to_string()
+    };
+    if model_name != best {
+        stage(
+            quiet,
+            "plan",
+            &format!(
+                "best policy {best} chooses windows by hindsight; the fleet plan uses its forecast ({model_name}) under the group constraints"
+            ),
+        );
+    }
     let model = pipeline::model(&model_name)?;
     let origin = pipeline::plan_origin(None, &series)?;
     let (plannable, stale) = pipeline::drop_stale(series.clone(), origin, 2 * 86_400);
