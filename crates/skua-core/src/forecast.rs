@@ -4,6 +4,44 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Ts;
 
+/// Lifecycle state of a trained model version in the registry (shared by the registry's
+/// policy in `skua-forecast` and its storage in `skua-store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionStatus {
+    /// Trained and scored, not serving.
+    Candidate,
+    /// Serving its series (at most one per series).
+    Deployed,
+    /// Served before, replaced by a newer version: a "last known good" to fall back to.
+    Retired,
+    /// Failed to fit, forecast invalid values, or degraded live: never served again.
+    Failed,
+}
+
+impl VersionStatus {
+    /// The stable lower-case name (`candidate`, `deployed`, `retired`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::Candidate => "candidate",
+            VersionStatus::Deployed => "deployed",
+            VersionStatus::Retired => "retired",
+            VersionStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses a name written by [`VersionStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "candidate" => VersionStatus::Candidate,
+            "deployed" => VersionStatus::Deployed,
+            "retired" => VersionStatus::Retired,
+            "failed" => VersionStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
 /// One quantile of a forecast, e.g. `q = 0.9` with one value per horizon step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuantileBand {

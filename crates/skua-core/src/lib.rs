@@ -12,7 +12,7 @@ pub mod series;
 pub mod time;
 pub mod window;
 
-pub use forecast::{Forecast, QuantileBand};
+pub use forecast::{Forecast, QuantileBand, VersionStatus};
 pub use series::{RegularSeries, SeriesError, SeriesMeta, Unit};
 pub use time::{SECONDS_PER_DAY, SECONDS_PER_HOUR, Ts};
 pub use window::TimeWindow;

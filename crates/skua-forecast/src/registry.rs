@@ -20,19 +20,7 @@ use serde::{Deserialize, Serialize};
 use skua_core::window::{argmin, rolling_means};
 use skua_core::{SECONDS_PER_DAY, Ts};
 
-/// Lifecycle state of a model version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VersionStatus {
-    /// Trained and scored, not serving.
-    Candidate,
-    /// Serving its series.
-    Deployed,
-    /// Served before and replaced: a last known good to fall back to.
-    Retired,
-    /// Failed; never served again.
-    Failed,
-}
+pub use skua_core::VersionStatus;
 
 /// Backtest scores of a version (NaN = unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -69,6 +69,16 @@ pub fn window_label(start: Ts, end: Ts) -> String {
     }
 }
 
+/// The footer of a capped table: "`hidden` more `what` omitted (`which`); the JSON beside this
+/// report lists all `total`."
+pub fn omitted_note(out: &mut String, hidden: usize, total: usize, what: &str, which: &str) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        r#"<p class="omitted">{hidden} more {what} omitted ({which}); the JSON beside this report lists all {total}.</p>"#
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use skua_core::time::{SECONDS_PER_HOUR, format_duration, hour_of_day};
 
-use crate::format::{fmt_num, fmt_ts, sort_key, window_label};
+use crate::format::{fmt_num, fmt_ts, omitted_note, sort_key, window_label};
 use crate::model::ScheduleRow;
 use crate::scale::{Linear, nice_domain, nice_ticks, tick_label};
 use crate::svg::{Frame, Svg, escape, palette};
@@ -171,11 +171,12 @@ pub fn schedule_table(rows: &[ScheduleRow]) -> String {
     }
     out.push_str("</tbody></table>");
     if sorted.len() > shown {
-        let _ = write!(
-            out,
-            r#"<p class="omitted">{} more windows omitted (latest starts); the JSON beside this report lists all {}.</p>"#,
+        omitted_note(
+            &mut out,
             sorted.len() - shown,
-            sorted.len()
+            sorted.len(),
+            "windows",
+            "latest starts",
         );
     }
     out

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use skua_core::time::format_duration;
 
-use crate::format::{fmt_pct, fmt_ts, sort_key};
+use crate::format::{fmt_pct, fmt_ts, omitted_note, sort_key};
 use crate::model::{CoverageStrip, SeriesRow, SeriesStatus, ValidationSection};
 use crate::scale::{Linear, nice_ticks, tick_label, time_ticks};
 use crate::svg::{Frame, Svg, band_path, escape, line_path, palette, text_width};
@@ -277,11 +277,12 @@ pub fn series_table(series: &[SeriesRow]) -> String {
     }
     out.push_str("</tbody></table>");
     if rows.len() > shown {
-        let _ = write!(
-            out,
-            r#"<p class="omitted">{} more series omitted (the healthiest); the JSON beside this report lists all {}.</p>"#,
+        omitted_note(
+            &mut out,
             rows.len() - shown,
-            rows.len()
+            rows.len(),
+            "series",
+            "the healthiest",
         );
     }
     out

@@ -235,42 +235,7 @@ impl fmt::Display for VersionId {
 #[serde(transparent)]
 pub struct ForecastId(pub i64);
 
-/// Lifecycle state of a model version (the registry's policy lives in `skua-forecast`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VersionStatus {
-    /// Trained and scored, not serving.
-    Candidate,
-    /// Serving its series (at most one per series).
-    Deployed,
-    /// Served before, replaced by a newer version: a "last known good" to fall back to.
-    Retired,
-    /// Failed to fit, forecast invalid values, or degraded live: never served again.
-    Failed,
-}
-
-impl VersionStatus {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VersionStatus::Candidate => "candidate",
-            VersionStatus::Deployed => "deployed",
-            VersionStatus::Retired => "retired",
-            VersionStatus::Failed => "failed",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "candidate" => VersionStatus::Candidate,
-            "deployed" => VersionStatus::Deployed,
-            "retired" => VersionStatus::Retired,
-            "failed" => VersionStatus::Failed,
-            _ => return None,
-        })
-    }
-}
+pub use skua_core::VersionStatus;
 
 /// A model version to store: what was trained on what, how it scored, and its state.
 /// Scores are NaN when unknown (stored as NULL).

@@ -26,7 +26,6 @@ use skua_forecast::{BacktestConfig, FitError, Forecaster, backtest};
 use skua_store::{
     ForecastBy, ForecastWrite, LiveScore, ModelVersionRecord, ModelVersionWrite,
     RegistryEventWrite, RegistryUpdate, ReportScope, RunId, RunStatus, Store, VersionId,
-    VersionStatus,
 };
 
 use crate::Outcome;
@@ -47,30 +46,12 @@ pub fn wall_clock() -> Ts {
     jiff::Timestamp::now().as_second()
 }
 
-fn status_to_store(s: registry::VersionStatus) -> VersionStatus {
-    match s {
-        registry::VersionStatus::Candidate => VersionStatus::Candidate,
-        registry::VersionStatus::Deployed => VersionStatus::Deployed,
-        registry::VersionStatus::Retired => VersionStatus::Retired,
-        registry::VersionStatus::Failed => VersionStatus::Failed,
-    }
-}
-
-fn status_from_store(s: VersionStatus) -> registry::VersionStatus {
-    match s {
-        VersionStatus::Candidate => registry::VersionStatus::Candidate,
-        VersionStatus::Deployed => registry::VersionStatus::Deployed,
-        VersionStatus::Retired => registry::VersionStatus::Retired,
-        VersionStatus::Failed => registry::VersionStatus::Failed,
-    }
-}
-
 /// The policy's view of a stored version.
 fn view(r: &ModelVersionRecord) -> Version {
     Version {
         id: r.id.0,
         model: r.version.model.clone(),
-        status: status_from_store(r.version.status),
+        status: r.version.status,
         scores: Scores {
             mae: r.version.mae,
             mase: r.version.mase,
@@ -257,13 +238,13 @@ fn plan_one(
             coverage_80: scores.coverage_80,
             regret: scores.regret,
             created_at: now,
-            status: status_to_store(st),
+            status: st,
             note,
         }),
         status_changes: decision
             .changes
             .iter()
-            .map(|(v, st)| (VersionId(*v), status_to_store(*st)))
+            .map(|(v, st)| (VersionId(*v), *st))
             .collect(),
         events: events_to_store(&decision.events, now),
         forecast: forecast.as_ref().map(|(m, f, by)| {
@@ -440,7 +421,7 @@ pub fn run_live(store: &mut dyn Store, cfg: &LiveConfig) -> Result<LiveReport> {
                 status_changes: d
                     .changes
                     .iter()
-                    .map(|(v, st)| (VersionId(*v), status_to_store(*st)))
+                    .map(|(v, st)| (VersionId(*v), *st))
                     .collect(),
                 events: events_to_store(&d.events, now),
                 forecast: None,

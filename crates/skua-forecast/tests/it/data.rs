@@ -99,25 +99,37 @@ pub fn bitbrains() -> &'static [Vm] {
     DATA.get_or_init(load_bitbrains)
 }
 
-fn load_bitbrains() -> Vec<Vm> {
-    let file = std::fs::File::open(BITBRAINS).unwrap_or_else(|e| {
+/// Opens a gzipped CSV from the shared data (failing loudly if it is missing) and returns a
+/// reader over its records plus a lookup of column indices by header name.
+fn open_gz_csv(
+    path: &'static str,
+) -> (
+    csv::Reader<std::io::Cursor<Vec<u8>>>,
+    impl Fn(&str) -> usize,
+) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| {
         panic!(
-            "real-data test needs {BITBRAINS} ({e}); the shared data directory must sit next \
-             to the repository (../shared/data relative to the workspace root)"
+            "real-data test needs {path} ({e}); the shared data directory must sit next to the \
+             repository (../shared/data relative to the workspace root)"
         )
     });
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .expect("Bitbrains file is valid gzip");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
+        .read_to_end(&mut bytes)
+        .unwrap_or_else(|e| panic!("{path} is not valid gzip: {e}"));
+    let mut reader = csv::Reader::from_reader(std::io::Cursor::new(bytes));
     let headers = reader.headers().expect("header row").clone();
-    let col = |name: &str| {
+    let col = move |name: &str| {
         headers
             .iter()
             .position(|h| h == name)
-            .unwrap_or_else(|| panic!("column {name} missing from {BITBRAINS}"))
+            .unwrap_or_else(|| panic!("column {name} missing from {path}"))
     };
+    (reader, col)
+}
+
+fn load_bitbrains() -> Vec<Vm> {
+    let (mut reader, col) = open_gz_csv(BITBRAINS);
     let (id_col, ds_col, y_col) = (col("unique_id"), col("ds"), col("y"));
     let mut order: Vec<String> = Vec::new();
     let mut points: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
@@ -184,24 +196,7 @@ pub fn asd() -> &'static [AsdSeries] {
 }
 
 fn load_asd() -> Vec<AsdSeries> {
-    let file = std::fs::File::open(ASD).unwrap_or_else(|e| {
-        panic!(
-            "real-data test needs {ASD} ({e}); the shared data directory must sit next to the \
-             repository (../shared/data relative to the workspace root)"
-        )
-    });
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .expect("ASD file is valid gzip");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader.headers().expect("header row").clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("column {name} missing from {ASD}"))
-    };
+    let (mut reader, col) = open_gz_csv(ASD);
     let (id_col, step_col) = (col("unique_id"), col("step"));
     let metrics = [("m0", col("m0")), ("m5", col("m5"))];
     let mut order: Vec<String> = Vec::new();
