@@ -54,6 +54,12 @@ pub struct ServerForecast {
     pub labels: BTreeMap<String, String>,
     /// The load forecast; its grid may differ from other servers'.
     pub forecast: Forecast,
+    /// Optional cost of every candidate start on the forecast's grid, in the forecast's
+    /// units, for jobs of `ceil(duration / step)` steps (index `k` = the window starting at
+    /// `forecast.start + k·step`). When present (and as long as the windows), the planner
+    /// ranks windows by it instead of by the mean forecast: a decision policy such as a
+    /// hindsight selector plans through it. The schedule still reports the mean forecast.
+    pub window_cost: Option<Vec<f64>>,
 }
 
 /// Why no schedule could be produced.
@@ -134,7 +140,10 @@ pub fn plan(
 struct Cand {
     start: Ts,
     end: Ts,
+    /// Mean forecast load over the window (reported).
     mean: f64,
+    /// What the planner minimises: the window cost if given, else `mean`.
+    cost: f64,
 }
 
 struct Item {
@@ -234,8 +243,8 @@ impl State {
             .filter(|&j| j != i)
             .collect()
     }
-    fn mean(&self, i: usize, c: usize) -> f64 {
-        self.items[i].cands[c].mean
+    fn cost(&self, i: usize, c: usize) -> f64 {
+        self.items[i].cands[c].cost
     }
 
     /// Places `i` at its candidate `c` by moving one blocking job to its best other window.
@@ -264,7 +273,7 @@ impl State {
             return false;
         };
         for c in 0..cur {
-            let gain = self.mean(i, cur) - self.mean(i, c);
+            let gain = self.cost(i, cur) - self.cost(i, c);
             if gain <= EPS {
                 break;
             }
@@ -281,7 +290,7 @@ impl State {
                 if self.fits(i, c) {
                     self.set(i, Some(c));
                     for a in 0..self.items[j].cands.len() {
-                        if self.mean(j, a) - self.mean(j, jcur) >= gain - EPS {
+                        if self.cost(j, a) - self.cost(j, jcur) >= gain - EPS {
                             break;
                         }
                         if self.fits(j, a) {
@@ -365,7 +374,7 @@ impl Planner for RegretPlanner {
                 end: chosen.end,
                 predicted_mean: chosen.mean,
                 runner_up,
-                displaced: chosen.mean > item.cands[0].mean + EPS,
+                displaced: chosen.cost > item.cands[0].cost + EPS,
             });
         }
         Ok(Schedule {
@@ -386,7 +395,7 @@ fn regret_of(state: &State, i: usize) -> f64 {
     cands
         .iter()
         .find(|c| c.end <= best.start || c.start >= best.end)
-        .map_or(f64::INFINITY, |c| c.mean - best.mean)
+        .map_or(f64::INFINITY, |c| c.cost - best.cost)
 }
 
 fn build_state(
@@ -416,6 +425,7 @@ fn build_state(
         let deadline = sc.deadline.map(|d| d.resolve(origin));
         let steps = ((duration + f.step - 1) / f.step) as usize;
         let means = rolling_means(&f.point, steps);
+        let costs = s.window_cost.as_ref().filter(|c| c.len() == means.len());
         let mut cands: Vec<Cand> = means
             .iter()
             .enumerate()
@@ -425,10 +435,12 @@ fn build_state(
                     start,
                     end: start + duration,
                     mean,
+                    cost: costs.map_or(mean, |c| c[k]),
                 }
             })
             .filter(|c| {
                 c.mean.is_finite()
+                    && c.cost.is_finite()
                     && c.start >= origin
                     && c.end <= horizon_end
                     && deadline.is_none_or(|d| c.start <= d)
@@ -453,7 +465,7 @@ fn build_state(
                 message,
             });
         }
-        cands.sort_by(|a, b| a.mean.total_cmp(&b.mean).then(a.start.cmp(&b.start)));
+        cands.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(a.start.cmp(&b.start)));
         let group = constraints
             .group_by
             .as_ref()
@@ -519,6 +531,7 @@ mod tests {
             labels.insert("cluster".to_string(), c.to_string());
         }
         ServerForecast {
+            window_cost: None,
             server: id.into(),
             labels,
             forecast: Forecast {
@@ -550,6 +563,31 @@ mod tests {
         assert_eq!(plan.entry("b").unwrap().start, DAY0 + 10 * 3600);
         assert!((plan.entry("b").unwrap().predicted_mean - 2.0).abs() < 1e-12);
         assert!(!plan.entry("a").unwrap().displaced);
+    }
+
+    #[test]
+    fn window_costs_rank_the_windows_and_the_mean_is_still_reported() {
+        let default = PlanConstraints::default();
+        let steps = ((default.duration + 3599) / 3600) as usize;
+        let windows = 24 - steps + 1;
+        // The forecast's trough is at 05:00; the decision policy's costs favour 14:00.
+        let mut a = server("a", None, 3600, hourly_with_trough(5));
+        a.window_cost = Some(
+            (0..windows)
+                .map(|k| if k == 14 { 0.5 } else { 3.0 })
+                .collect(),
+        );
+        let first = plan(&[a.clone()], &default, DAY0).unwrap();
+        let e = first.entry("a").unwrap();
+        assert_eq!(e.start, DAY0 + 14 * 3600);
+        // The reported load is the forecast's, not the cost.
+        let expected = rolling_means(&a.forecast.point, steps)[14];
+        assert!((e.predicted_mean - expected).abs() < 1e-12);
+        assert!(!e.displaced);
+        // Costs of the wrong length are ignored: back to the forecast's trough.
+        a.window_cost = Some(vec![0.0; 3]);
+        let second = plan(&[a], &default, DAY0).unwrap();
+        assert_eq!(second.entry("a").unwrap().start, DAY0 + 5 * 3600);
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub trait DecisionPolicy: Send + Sync {
     fn forecast(&self, history: &RegularSeries, horizon: usize) -> Result<Forecast, FitError>;
     /// The chosen start (0..=horizon-len) of a job of `len` steps, from that forecast.
     fn choose(&self, forecast: &Forecast, history: &RegularSeries, len: usize) -> usize;
+    /// Per-start costs in the forecast's units for a planner that trades windows between
+    /// servers (see [`crate::select::WindowSelector::costs`]); `None` = the window means.
+    fn window_costs(
+        &self,
+        _forecast: &Forecast,
+        _history: &RegularSeries,
+        _len: usize,
+    ) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// The protocol's rolling origin and job lengths.
@@ -285,6 +295,45 @@ pub fn run_series(
         lens: cfg.lens.clone(),
         windows,
     }
+}
+
+/// The best any *fixed* window could have done on one series, in hindsight: over the
+/// windows the protocol scores (complete, not flat), the largest number of days on which
+/// one start of the headline job length was within tolerance. It is no policy (it looks at
+/// the days it is scored on) but the ceiling of every rule that commits a series to one
+/// window, which puts a dataset's tol2 figures in proportion. Returns `(days within
+/// tolerance, days scored)`.
+pub fn fixed_window_ceiling(series: &RegularSeries, cfg: &ProtocolConfig) -> (usize, usize) {
+    let Some(&len) = cfg.lens.first() else {
+        return (0, 0);
+    };
+    let bt = BacktestConfig {
+        horizon_steps: cfg.horizon,
+        stride_steps: cfg.stride,
+        windows: Some(cfg.windows),
+        min_train_steps: 1,
+        quantiles: Vec::new(),
+    };
+    let Ok((train_lens, _)) = cutoffs(series.len(), &bt) else {
+        return (0, 0);
+    };
+    if len == 0 || len > cfg.horizon {
+        return (0, 0);
+    }
+    let values = series.values();
+    let mut within = vec![0usize; cfg.horizon + 1 - len];
+    let mut days = 0;
+    for n in train_lens {
+        let actual = &values[n..n + cfg.horizon];
+        if actual.iter().any(|v| v.is_nan()) || std_dev(actual) < FLAT_STD {
+            continue;
+        }
+        days += 1;
+        for (start, w) in within.iter_mut().enumerate() {
+            *w += usize::from(score_decision(actual, len, start).tol);
+        }
+    }
+    (within.into_iter().max().unwrap_or(0), days)
 }
 
 /// Means of one job length's scores.
@@ -522,6 +571,26 @@ pub fn summarize(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fixed_window_ceiling_counts_the_best_start_in_hindsight() {
+        // 4 days of 4 steps, the last 3 scored with job length 1. The low step is at 0 on
+        // days 2 and 3 and moves to 2 on day 4: the best fixed start wins 2 of 3 days.
+        let v = vec![
+            0.0, 5.0, 5.0, 5.0, 0.0, 5.0, 5.0, 5.0, 0.0, 5.0, 5.0, 5.0, 5.0, 5.0, 0.0, 5.0,
+        ];
+        let s = RegularSeries::new(0, 3600, v).unwrap();
+        let cfg = ProtocolConfig {
+            horizon: 4,
+            windows: 3,
+            stride: 4,
+            lens: vec![1],
+            classify: ClassifyThresholds::default(),
+        };
+        assert_eq!(fixed_window_ceiling(&s, &cfg), (2, 3));
+        let flat = RegularSeries::new(0, 3600, vec![1.0; 16]).unwrap();
+        assert_eq!(fixed_window_ceiling(&flat, &cfg), (0, 0));
+    }
+
     use super::*;
 
     #[test]

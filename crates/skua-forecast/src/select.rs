@@ -23,6 +23,18 @@ pub trait WindowSelector: Send + Sync {
     fn name(&self) -> String;
     /// The chosen start in `0..=forecast.horizon() − len`.
     fn choose(&self, forecast: &Forecast, history: &RegularSeries, len: usize) -> usize;
+    /// The cost of every start `0..=forecast.horizon() − len` in the forecast's units (lower
+    /// is better), for planners that must trade windows between servers; `None` when the
+    /// selector ranks by the forecast's window means (the planner's default). The forecast
+    /// may start later than the history ends (a stale series), on the history's grid.
+    fn costs(
+        &self,
+        _forecast: &Forecast,
+        _history: &RegularSeries,
+        _len: usize,
+    ) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// The protocol's default: the window with the lowest mean point forecast (ties → earliest).
@@ -96,6 +108,18 @@ impl HindsightSelector {
         history: &RegularSeries,
         len: usize,
     ) -> Option<Vec<f64>> {
+        self.scores_at(forecast, history, len, 0)
+    }
+
+    /// [`Self::scores`] for a forecast starting `lead` steps after the history's end: past
+    /// days are read at the forecast's hours of the day.
+    fn scores_at(
+        &self,
+        forecast: &Forecast,
+        history: &RegularSeries,
+        len: usize,
+        lead: usize,
+    ) -> Option<Vec<f64>> {
         let horizon = forecast.horizon();
         if len == 0 || len > horizon {
             return None;
@@ -109,10 +133,10 @@ impl HindsightSelector {
             for d in 1..=self.days {
                 let weight = w;
                 w *= self.decay;
-                let Some(from) = x.len().checked_sub(d * day) else {
+                let Some(from) = (x.len() + lead).checked_sub(d * day) else {
                     break;
                 };
-                if d * day < horizon {
+                if from + horizon > x.len() {
                     continue;
                 }
                 let block = &x[from..from + horizon];
@@ -193,6 +217,33 @@ impl WindowSelector for HindsightSelector {
         name
     }
 
+    fn costs(&self, forecast: &Forecast, history: &RegularSeries, len: usize) -> Option<Vec<f64>> {
+        if forecast.step != history.step() || forecast.start < history.end() {
+            return None;
+        }
+        let gap = forecast.start - history.end();
+        if gap % history.step() != 0 {
+            return None;
+        }
+        let lead = usize::try_from(gap / history.step()).ok()?;
+        let scores = self.scores_at(forecast, history, len, lead)?;
+        // Scores are shares of a day's range (or ranks): map them onto the forecast's own
+        // scale, so that a planner comparing servers weighs a busy server's choice more.
+        let means = window_means(&forecast.point, len);
+        let low = means.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = forecast
+            .point
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let min = forecast.point.iter().copied().fold(f64::INFINITY, f64::min);
+        let range = max - min;
+        if !low.is_finite() || !range.is_finite() {
+            return None;
+        }
+        Some(scores.iter().map(|s| low + s * range).collect())
+    }
+
     fn choose(&self, forecast: &Forecast, history: &RegularSeries, len: usize) -> usize {
         match self.scores(forecast, history, len) {
             Some(s) => lowest(&s),
@@ -227,6 +278,15 @@ impl DecisionPolicy for ModelPolicy {
     fn choose(&self, forecast: &Forecast, history: &RegularSeries, len: usize) -> usize {
         self.selector.choose(forecast, history, len)
     }
+
+    fn window_costs(
+        &self,
+        forecast: &Forecast,
+        history: &RegularSeries,
+        len: usize,
+    ) -> Option<Vec<f64>> {
+        self.selector.costs(forecast, history, len)
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +319,62 @@ mod tests {
             }
         }
         RegularSeries::new(0, 3600, v).unwrap()
+    }
+
+    #[test]
+    fn costs_rank_like_the_choice_and_follow_a_late_forecast() {
+        let h = history();
+        let sel = HindsightSelector {
+            days: 7,
+            decay: 1.0,
+            loss: DayLoss::Rank,
+            forecast_weight: 0.0,
+        };
+        let f = crate::models::MeanOfDays { k: 7 }
+            .fit_predict(&h, 24, &[])
+            .unwrap();
+        let c = sel.costs(&f, &h, 2).unwrap();
+        assert_eq!(lowest(&c), sel.choose(&f, &h, 2));
+        assert_eq!(lowest(&c), 3);
+        // In the forecast's units: from its lowest window mean up by at most its range.
+        let low = window_means(&f.point, 2)
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+        let max = f.point.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = f.point.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(
+            c.iter()
+                .all(|&x| x >= low - 1e-9 && x <= low + (max - min) + 1e-9),
+            "{c:?}"
+        );
+        assert!(c[3] < c[10], "{c:?}");
+        // A forecast that starts 6 hours after the history: the quiet hours 3–4 of the
+        // past days are at forecast steps 21–22 now.
+        let calm = RegularSeries::new(
+            0,
+            3600,
+            (0..20 * 24)
+                .map(|i| if i % 24 == 3 || i % 24 == 4 { 1.0 } else { 5.0 })
+                .collect(),
+        )
+        .unwrap();
+        let late = Forecast {
+            start: calm.end() + 6 * 3600,
+            ..f.clone()
+        };
+        assert_eq!(lowest(&sel.costs(&late, &calm, 2).unwrap()), 21);
+        let on_time = Forecast {
+            start: calm.end(),
+            ..f.clone()
+        };
+        assert_eq!(lowest(&sel.costs(&on_time, &calm, 2).unwrap()), 3);
+        // Off-grid or earlier forecasts get no costs (the planner falls back to the means).
+        let off = Forecast {
+            start: h.end() + 1800,
+            ..f.clone()
+        };
+        assert!(sel.costs(&off, &h, 2).is_none());
+        assert!(LowestMean.costs(&f, &h, 2).is_none());
     }
 
     #[test]

@@ -147,6 +147,7 @@ pub fn fleet(a: &BenchFleetArgs) -> Result<Outcome> {
             .map(|(m, s)| {
                 pipeline::forecast_from(model.as_ref(), s, origin, constraints.horizon).map(|f| {
                     skua_fleet::ServerForecast {
+                        window_cost: None,
                         server: m.server.clone(),
                         labels: m.labels.clone(),
                         forecast: f,

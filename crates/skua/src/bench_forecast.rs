@@ -25,7 +25,8 @@ use skua_core::{Forecast, RegularSeries};
 use skua_forecast::FitError;
 use skua_forecast::models::{all_models, by_name};
 use skua_forecast::protocol::{
-    DecisionPolicy, ProtocolConfig, SeriesResult, SummaryRow, run_series, summarize,
+    DecisionPolicy, ProtocolConfig, SeriesResult, SummaryRow, fixed_window_ceiling, run_series,
+    summarize,
 };
 use skua_forecast::select::{HindsightSelector, LowestMean, ModelPolicy};
 
@@ -180,10 +181,21 @@ pub fn forecast(a: &BenchForecastArgs, quiet: bool) -> Result<Outcome> {
             cfg.windows
         );
         println!("{}", render(&lines));
+        let ceiling = fixed_window_ceilings(ds, &cfg, &classes);
+        println!(
+            "ceiling in hindsight (not a policy: the best fixed window per series, picked on the \
+             scored days themselves): tol2 {}",
+            ceiling
+                .iter()
+                .map(|(class, v)| format!("{class} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let mut ds_json = serde_json::json!({
             "series": ds.series.len(),
             "skua_wall_s": wall,
             "classes": class_counts(&classes),
+            "fixed_window_ceiling_tol2": ceiling,
         });
         if let Some(peer) = peer.as_ref().and_then(|p| p.datasets.get(ds.key)) {
             let peer_lines = peer_lines(peer, &classes);
@@ -257,6 +269,28 @@ fn class_map(runs: &[SkuaRun]) -> HashMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// tol2 of [`fixed_window_ceiling`] over the dataset (`all`) and per class.
+fn fixed_window_ceilings(
+    ds: &Dataset,
+    cfg: &ProtocolConfig,
+    classes: &HashMap<String, String>,
+) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (id, s) in &ds.series {
+        let (ok, n) = fixed_window_ceiling(s, cfg);
+        let class = classes.get(id).cloned().unwrap_or_else(|| "unknown".into());
+        for key in ["all".to_string(), class] {
+            let e = sums.entry(key).or_default();
+            e.0 += ok;
+            e.1 += n;
+        }
+    }
+    sums.into_iter()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(k, (ok, n))| (k, ok as f64 / n as f64))
+        .collect()
 }
 
 fn class_counts(classes: &HashMap<String, String>) -> BTreeMap<String, usize> {

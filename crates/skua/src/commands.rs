@@ -10,6 +10,7 @@ use skua_core::time::{format_duration, format_ts};
 use skua_core::{RegularSeries, SeriesMeta};
 use skua_fleet::{EvalConfig, EvalSummary, Policy, Schedule, SeriesEval, ServerForecast};
 use skua_forecast::classify::classify_unit;
+use skua_forecast::protocol::DecisionPolicy;
 use skua_forecast::{BacktestConfig, SeriesClass, backtest};
 use skua_store::RunStatus;
 
@@ -305,18 +306,35 @@ fn backtest_all(
 pub fn plan_fleet(
     series: &[(SeriesMeta, RegularSeries)],
     model: &dyn skua_forecast::Forecaster,
+    decision: Option<&dyn DecisionPolicy>,
     constraints: &skua_fleet::PlanConstraints,
     origin: i64,
 ) -> Result<(Schedule, Vec<ServerForecast>, Vec<String>)> {
     let results: Vec<_> = series
         .par_iter()
-        .map(|(m, s)| (m, forecast_from(model, s, origin, constraints.horizon)))
+        .map(|(m, s)| {
+            let f = forecast_from(model, s, origin, constraints.horizon);
+            // A decision policy's own window costs (e.g. hindsight), for jobs of the
+            // planned duration on this series' grid.
+            let cost = match (&f, decision) {
+                (Ok(f), Some(d)) => {
+                    let steps = (constraints.duration + f.step - 1) / f.step;
+                    usize::try_from(steps)
+                        .ok()
+                        .filter(|&n| n >= 1 && n <= f.horizon())
+                        .and_then(|n| d.window_costs(f, s, n))
+                }
+                _ => None,
+            };
+            (m, f, cost)
+        })
         .collect();
     let mut servers = Vec::new();
     let mut warnings = Vec::new();
-    for (m, r) in results {
+    for (m, r, window_cost) in results {
         match r {
             Ok(f) => servers.push(ServerForecast {
+                window_cost,
                 server: m.server.clone(),
                 labels: m.labels.clone(),
                 forecast: f,
@@ -407,7 +425,7 @@ pub fn plan(a: &PlanArgs, quiet: bool) -> Result<Outcome> {
         serde_json::json!({ "model": a.model, "origin": origin, "constraints": constraints }),
     )?;
     let t0 = Instant::now();
-    let result = plan_fleet(&series, model.as_ref(), &constraints, origin);
+    let result = plan_fleet(&series, model.as_ref(), None, &constraints, origin);
     let (schedule, _, w) = match result {
         Ok(x) => x,
         Err(e) => {

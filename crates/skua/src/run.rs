@@ -153,19 +153,25 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
         .as_ref()
         .map(|b| b.policy.clone())
         .unwrap_or_else(|| "mean_7d".into());
-    // A decision policy (`<model>+<selector>`) chooses windows per server; the group-constrained
-    // planner ranks windows by a forecast, so it plans with that policy's model.
+    // A decision policy (`<model>+<selector>`) forecasts with its model and ranks windows by
+    // its selector's costs; the group-constrained planner takes both.
+    let decision = crate::commands::policies(&a.eval)?
+        .into_iter()
+        .find_map(|p| match p {
+            skua_fleet::Policy::Decision(d) if d.name() == best => Some(d),
+            _ => None,
+        });
     let model_name = if skua_forecast::by_name(&best).is_some() {
         best.clone()
     } else {
         best.split('+').next().unwrap_or("mean_7d").to_string()
     };
-    if model_name != best {
+    if decision.is_some() {
         stage(
             quiet,
             "plan",
             &format!(
-                "best policy {best} chooses windows by hindsight; the fleet plan uses its forecast ({model_name}) under the group constraints"
+                "best policy {best}: {model_name} forecasts, its selector's window costs rank the windows under the group constraints"
             ),
         );
     }
@@ -176,8 +182,13 @@ pub fn run(a: &RunArgs, quiet: bool) -> Result<Outcome> {
         eprintln!("warning: {w}");
     }
     let t0 = Instant::now();
-    let (schedule, forecasts, warnings) =
-        plan_fleet(&plannable, model.as_ref(), &constraints, origin)?;
+    let (schedule, forecasts, warnings) = plan_fleet(
+        &plannable,
+        model.as_ref(),
+        decision.as_deref(),
+        &constraints,
+        origin,
+    )?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }

@@ -112,6 +112,7 @@ pub fn server(
         labels.insert("cluster".to_string(), c.to_string());
     }
     ServerForecast {
+        window_cost: None,
         server: id.into(),
         labels,
         forecast: Forecast {
