@@ -1,0 +1,4 @@
+//! Integration tests of skua-serving on the real traces in `../shared/data/serving`.
+mod profile;
+mod sim;
+mod workload;
