@@ -32,6 +32,7 @@
 //! Every cost is non-decreasing in every token count, chunk and sequence (property-tested).
 
 mod arch;
+mod calibrated;
 mod distserve;
 mod error;
 mod lsq;
@@ -40,6 +41,7 @@ mod spec;
 mod splitwise;
 
 pub use arch::{GPUS, Gpu, KvSizing, MODELS, MemoryBudget, ModelArch};
+pub use calibrated::Calibrated;
 pub use distserve::{DistServeCoefficients, DistServeFile, DistServeProfile};
 pub use error::ProfileError;
 pub use lsq::FitQuality;

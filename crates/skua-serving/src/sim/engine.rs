@@ -149,7 +149,23 @@ impl Engine {
     /// Queues a sequence at the tail of the waiting queue.
     pub fn enqueue(&mut self, seq: Seq) {
         self.pending_prefill_tokens += seq.remaining_prefill();
-        self.waiting.push_back(seq);
+        if seq.private > 0 {
+            // A transferred decode arrives holding its reserved blocks: it goes after the other
+            // reserved ones but ahead of sequences that still need blocks, or a full instance
+            // would wait for room that only these sequences' finishing can free.
+            let at = self.reserved_prefix();
+            self.waiting.insert(at, seq);
+        } else {
+            self.waiting.push_back(seq);
+        }
+    }
+
+    /// Number of leading waiting sequences that already hold their blocks.
+    fn reserved_prefix(&self) -> usize {
+        self.waiting
+            .iter()
+            .position(|s| s.private == 0)
+            .unwrap_or(self.waiting.len())
     }
 
     /// Frees every block `seq` holds on this instance.
@@ -284,7 +300,9 @@ impl Engine {
         self.pending_prefill_tokens += s.remaining_prefill();
         self.preemptions += 1;
         out.preempted.push(s.idx);
-        self.waiting.push_front(s);
+        // Ahead of fresh work, behind sequences that already hold their blocks (see `enqueue`).
+        let at = self.reserved_prefix();
+        self.waiting.insert(at, s);
     }
 
     /// Admits the head of the waiting queue if a batch slot and its KV are available; schedules
@@ -312,9 +330,10 @@ impl Engine {
         } else {
             head.computed + 1
         };
+        // Blocks already held count: a transferred decode arrives with its reservation.
         let need = self
             .blocks_for(u64::from(target))
-            .saturating_sub(hit.blocks);
+            .saturating_sub(hit.blocks + u64::from(head.private));
         if need > self.kv.available() - hit.evictable_blocks {
             return false;
         }

@@ -45,6 +45,18 @@ pub enum SimError {
         /// Number of instances.
         count: usize,
     },
+    /// Requests are open but nothing can run (a scheduling deadlock; a simulator bug).
+    #[error(
+        "simulation stalled at {at_s:.3} s: {open} requests open, {queued} queued, no instance can run"
+    )]
+    Stalled {
+        /// Simulated time.
+        at_s: f64,
+        /// Requests neither finished nor rejected.
+        open: usize,
+        /// Sequences waiting, running or waiting for KV room.
+        queued: usize,
+    },
     /// A latency model returned a negative or non-finite iteration time.
     #[error("latency model `{model}` returned {ms} ms for an iteration; it must be finite and ≥ 0")]
     Latency {

@@ -17,9 +17,15 @@ impl Sim<'_> {
                 live[i].1 += s.shared.len() as u64;
                 self.outcomes[s.idx as usize].generated_tokens = s.generated;
             }
-            for (s, src) in &inst.inbound {
+            for (s, src) in &inst.pulls {
                 live[*src].0 += u64::from(s.private);
                 live[*src].1 += s.shared.len() as u64;
+                self.outcomes[s.idx as usize].generated_tokens = s.generated;
+            }
+            for (s, src, reserved) in &inst.inbound {
+                live[*src].0 += u64::from(s.private);
+                live[*src].1 += s.shared.len() as u64;
+                live[i].0 += u64::from(*reserved);
                 self.outcomes[s.idx as usize].generated_tokens = s.generated;
             }
         }

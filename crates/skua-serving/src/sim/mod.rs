@@ -9,9 +9,13 @@
 //! instance roles; a flipping instance drains first. Iteration times come from each instance's
 //! [`LatencyModel`](crate::profile::LatencyModel).
 //!
-//! Simplifications, stated once: a KV transfer lands in a staging buffer and the decode instance
-//! allocates GPU blocks when it admits the request (FCFS, like its other waiting work); decode
-//! instances do not look up their prefix cache for transferred KV; a prompt's blocks join the prefix
+//! KV moves by pull, as in DistServe: a decode instance starts a transfer only once it can reserve
+//! the blocks (FIFO); until then the KV stays on the prefill instance, so a full decode pool pushes
+//! back on prefill and time to first token grows — the knee of the measured DistServe runs.
+//! Transferred sequences hold their blocks and are admitted ahead of work that still needs blocks.
+//!
+//! Simplifications, stated once: decode instances do not look up their prefix cache for
+//! transferred KV; a prompt's blocks join the prefix
 //! cache when its prefill completes (not chunk by chunk); without chunked prefill, a recomputed
 //! sequence longer than the token budget runs alone instead of being dropped.
 

@@ -32,8 +32,14 @@ pub(super) struct Inst {
     pub iter_seqs: u32,
     /// When the inbound KV link is next free.
     pub link_free_s: f64,
-    /// KV transfers into this instance, in completion order, with their source instance.
-    pub inbound: VecDeque<(Seq, usize)>,
+    /// Prefilled sequences waiting for KV room here before their transfer can start (DistServe's
+    /// pull-based migration: the decode side fetches KV only when it has the blocks), with their
+    /// source instance. Their KV stays on the source meanwhile, which is how a full decode pool
+    /// pushes back on prefill.
+    pub pulls: VecDeque<(Seq, usize)>,
+    /// KV transfers into this instance, in completion order: sequence, source instance, and the
+    /// blocks reserved for it here.
+    pub inbound: VecDeque<(Seq, usize, u32)>,
     pub busy_s: f64,
     pub iterations: u64,
     pub batch_sum: u64,
@@ -171,6 +177,7 @@ impl<'a> Sim<'a> {
                     iter_start_s: 0.0,
                     iter_seqs: 0,
                     link_free_s: f64::NEG_INFINITY,
+                    pulls: VecDeque::new(),
                     inbound: VecDeque::new(),
                     busy_s: 0.0,
                     iterations: 0,
@@ -265,6 +272,7 @@ impl<'a> Sim<'a> {
                 }
                 Event::Sample => {
                     self.sample();
+                    self.check_stall()?;
                     if self.more_work() {
                         self.queue
                             .push(t + self.cfg.sample_interval_s, Event::Sample);
@@ -273,6 +281,28 @@ impl<'a> Sim<'a> {
             }
         }
         Ok(false)
+    }
+
+    /// Open requests with every arrival in, no instance busy and no transfer in flight can
+    /// never progress: an engine bug, reported instead of ticking forever.
+    fn check_stall(&self) -> Result<(), SimError> {
+        let idle = self
+            .insts
+            .iter()
+            .all(|i| !i.busy && !i.wake_pending && i.inbound.is_empty());
+        if self.open > 0 && self.next_arrival >= self.reqs.len() && idle {
+            let stuck: usize = self
+                .insts
+                .iter()
+                .map(|i| i.engine.waiting.len() + i.engine.running.len() + i.pulls.len())
+                .sum();
+            return Err(SimError::Stalled {
+                at_s: self.now,
+                open: self.open,
+                queued: stuck,
+            });
+        }
+        Ok(())
     }
 
     fn on_arrival(&mut self, idx: usize) -> Result<(), SimError> {
@@ -477,6 +507,7 @@ impl<'a> Sim<'a> {
         inst.engine.complete(self.reqs, &mut self.out);
         self.last_work_s = self.last_work_s.max(self.now);
         self.apply_out(i);
+        self.try_pull(i);
         self.poke(i);
     }
 
@@ -520,24 +551,44 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Sends a finished prefill's KV to its decode instance over that instance's inbound link.
+    /// Queues a finished prefill for its decode instance, which pulls it when it has room.
     fn start_transfer(&mut self, src: usize, seq: Seq) {
         let Some(d) = self.outcomes[seq.idx as usize].decode_instance else {
             return;
         };
-        let bytes = u64::from(seq.prompt) * self.insts[src].model.kv_bytes_per_token();
-        let dst = &mut self.insts[d];
-        let start = dst.link_free_s.max(self.now);
-        let end = start + bytes as f64 / self.cfg.kv_link_bytes_per_s;
-        dst.link_free_s = end;
-        dst.inbound.push_back((seq, src));
-        self.totals.transfers += 1;
-        self.totals.transfer_bytes += bytes;
-        self.queue.push(end, Event::TransferDone(d as u32));
+        self.insts[d].pulls.push_back((seq, src));
+        self.try_pull(d);
+    }
+
+    /// Starts the transfers into decode instance `d` whose KV (prompt + the first token's slot)
+    /// it can reserve now, in FIFO order, over its inbound link.
+    fn try_pull(&mut self, d: usize) {
+        loop {
+            let dst = &mut self.insts[d];
+            let Some((seq, _)) = dst.pulls.front() else {
+                return;
+            };
+            let need = dst.engine.blocks_for(u64::from(seq.computed) + 1);
+            if !dst.engine.kv.alloc(need) {
+                return;
+            }
+            let Some((seq, src)) = dst.pulls.pop_front() else {
+                return;
+            };
+            let bytes = u64::from(seq.prompt) * self.insts[src].model.kv_bytes_per_token();
+            let dst = &mut self.insts[d];
+            let start = dst.link_free_s.max(self.now);
+            let end = start + bytes as f64 / self.cfg.kv_link_bytes_per_s;
+            dst.link_free_s = end;
+            dst.inbound.push_back((seq, src, need as u32));
+            self.totals.transfers += 1;
+            self.totals.transfer_bytes += bytes;
+            self.queue.push(end, Event::TransferDone(d as u32));
+        }
     }
 
     fn on_transfer_done(&mut self, d: usize) {
-        let Some((mut seq, src)) = self.insts[d].inbound.pop_front() else {
+        let Some((mut seq, src, reserved)) = self.insts[d].inbound.pop_front() else {
             return;
         };
         self.last_work_s = self.last_work_s.max(self.now);
@@ -545,6 +596,8 @@ impl<'a> Sim<'a> {
         self.leg_done(src, seq.idx as usize);
         self.poke(src);
         seq.prefill_only = false;
+        // The blocks reserved when the pull started now belong to the sequence.
+        seq.private = reserved;
         self.insts[d].engine.enqueue(seq);
         self.poke(d);
     }

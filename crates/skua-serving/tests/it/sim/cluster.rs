@@ -55,6 +55,24 @@ fn pd_transfers_into_one_decode_instance_are_serialised() {
 }
 
 #[test]
+fn a_full_decode_instance_pulls_the_next_kv_only_when_it_has_room() {
+    // The decode instance fits one 1,000-token request, not two: the second transfer waits
+    // until the first request finishes, and its KV stays on the prefill instance meanwhile.
+    let mut cfg = cluster(2, InstanceRole::Prefill, 100_000);
+    cfg.instances[1].role = InstanceRole::Decode;
+    cfg.instances[1].model = super::model(1100);
+    cfg.kv_link_bytes_per_s = 1e10;
+    let w = workload(vec![req(0, 0.0, 1000, 3), req(1, 0.0, 1000, 3)]);
+    let r = run(&cfg, &w, &mut PdPair::new());
+    assert_close(r.requests[0].ttft_s(), 0.210);
+    assert_close(r.requests[1].ttft_s(), 0.210);
+    assert_close(r.requests[0].finish_s, 0.310 + 2.0 * 0.0205);
+    // Pulled at 0.351 when the first frees its blocks: transfer until 0.451, two decodes.
+    assert_close(r.requests[1].finish_s, 0.351 + 0.100 + 2.0 * 0.0205);
+    assert_eq!(r.totals.transfers, 2);
+}
+
+#[test]
 fn a_one_token_pd_request_finishes_on_the_prefill_instance() {
     let mut cfg = cluster(2, InstanceRole::Prefill, 100_000);
     cfg.instances[1].role = InstanceRole::Decode;
