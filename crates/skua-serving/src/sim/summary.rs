@@ -1,5 +1,7 @@
 //! Latency percentiles, throughput and SLO attainment of a simulation result.
 
+use skua_core::metrics::quantile_sorted;
+
 use super::SimError;
 use super::result::{RequestOutcome, SimResult};
 
@@ -30,13 +32,6 @@ impl Percentiles {
     }
 }
 
-/// The `q` quantile of sorted, non-empty `v`.
-fn quantile_sorted(v: &[f64], q: f64) -> f64 {
-    let pos = q * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-}
 
 /// Per-request latency objectives, seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
