@@ -42,6 +42,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Write the built-in demo fleet as CSV (the data `skua run --demo` uses).
     Demo(DemoArgs),
+    /// The serving plane: simulate LLM serving clusters on request traces.
+    Simulate(SimulateArgs),
 }
 
 /// Where the store lives.
@@ -565,4 +567,213 @@ pub struct DemoArgs {
     /// Days of history.
     #[arg(long, default_value_t = 35)]
     pub days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(subcommand)]
+    pub what: SimulateWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimulateWhat {
+    /// Simulate a workload on a cluster: latencies, SLO attainment, utilisation.
+    Run(Box<SimRunArgs>),
+    /// List the engine profiles `--profile` accepts.
+    Profiles,
+    /// Replay DistServe's 37 measured runs (calibrated on half of them) and compare latencies.
+    Fidelity(SimFidelityArgs),
+}
+
+/// Where the serving data lives.
+#[derive(Debug, Args, Clone)]
+pub struct ServingDataArgs {
+    /// The serving data folder (azure_llm_2023/, mooncake/, distserve_profile/, …).
+    #[arg(
+        long,
+        env = "SKUA_SERVING_DATA",
+        default_value = "../shared/data/serving",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormatArg {
+    /// Azure LLM inference trace 2023 (TIMESTAMP,ContextTokens,GeneratedTokens).
+    Azure,
+    /// Mooncake JSON lines (timestamp, input_length, output_length, hash_ids).
+    Mooncake,
+    /// BurstGPT CSV (Timestamp, Model, Request tokens, Response tokens, …).
+    Burstgpt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouterArg {
+    /// Instances in turn.
+    RoundRobin,
+    /// The instance with the fewest requests in flight.
+    LeastOutstanding,
+}
+
+/// `skua simulate run`.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("workload")
+        .required(true)
+        .args(["trace", "servegen", "synthetic"])
+))]
+pub struct SimRunArgs {
+    /// Trace to replay: `azure`, `mooncake` (the shared traces) or a file path.
+    #[arg(long, value_name = "azure|mooncake|FILE")]
+    pub trace: Option<String>,
+    /// Format of a trace file (default: by extension, .csv = azure, .jsonl = mooncake).
+    #[arg(long, value_enum, requires = "trace")]
+    pub format: Option<TraceFormatArg>,
+    /// Generate the workload from a ServeGen client directory (its chunk-0 files).
+    #[arg(long, value_name = "DIR")]
+    pub servegen: Option<PathBuf>,
+    /// Hours of ServeGen traffic to generate from the trace start (default 1).
+    #[arg(
+        long,
+        value_name = "H",
+        requires = "servegen",
+        conflicts_with = "slice",
+        value_parser = positive_f64
+    )]
+    pub servegen_hours: Option<f64>,
+    /// N synthetic requests (Poisson arrivals, log-normal lengths) at `--rate`.
+    #[arg(long, value_name = "N", requires = "rate")]
+    pub synthetic: Option<usize>,
+    /// Arrival rate of the synthetic workload, requests/s.
+    #[arg(long, value_name = "REQ/S", requires = "synthetic", value_parser = positive_f64)]
+    pub rate: Option<f64>,
+    /// Mean prompt length of the synthetic workload, tokens (log-normal, CV 1).
+    #[arg(long, default_value_t = 512.0, requires = "synthetic", value_parser = positive_f64)]
+    pub input_mean: f64,
+    /// Mean output length of the synthetic workload, tokens (log-normal, CV 1).
+    #[arg(long, default_value_t = 128.0, requires = "synthetic", value_parser = positive_f64)]
+    pub output_mean: f64,
+    #[command(flatten)]
+    pub data: ServingDataArgs,
+    /// Arrival speed-up: trace timestamps divided by X (2 = twice the request rate).
+    #[arg(long, default_value_t = 1.0, value_name = "X", value_parser = positive_f64)]
+    pub speedup: f64,
+    /// Only arrivals in [START, END) seconds, re-based to START (`600:1200`, `3600:` for the rest;
+    /// with --servegen, the range generated).
+    #[arg(long, value_name = "START:END", value_parser = slice_range)]
+    pub slice: Option<(f64, f64)>,
+    /// Only the first N requests (after --slice).
+    #[arg(long, value_name = "N")]
+    pub take: Option<usize>,
+    /// Seed of the synthetic and ServeGen generators.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Mixed instances (default 8; 16 for Mooncake traces, as the benchmark protocol says).
+    #[arg(long, value_name = "N", conflicts_with = "pd",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub instances: Option<u64>,
+    /// Engine profile (default opt-13b; llama2-70b:tp4@a100 for Mooncake traces); see
+    /// `skua simulate profiles`.
+    #[arg(long, value_name = "SPEC")]
+    pub profile: Option<String>,
+    /// P prefill + D decode instances (disaggregated, routed by pd_pair) instead of mixed ones.
+    #[arg(long, value_name = "P:D", value_parser = pd_split)]
+    pub pd: Option<(usize, usize)>,
+    /// Router of a mixed cluster (default least-outstanding).
+    #[arg(long, value_enum, conflicts_with = "pd")]
+    pub router: Option<RouterArg>,
+    /// Prefill whole prompts in prefill-only iterations (vLLM 0.2) instead of in chunks.
+    #[arg(long)]
+    pub no_chunked_prefill: bool,
+    /// Turn the prefix cache off.
+    #[arg(long)]
+    pub no_prefix_cache: bool,
+    /// Tokens per iteration (vLLM's max_num_batched_tokens; default 2048 with chunked prefill).
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_budget: Option<u32>,
+    /// Age of the scraped engine metrics the router sees, ms (0 = exact).
+    #[arg(long, default_value_t = 50.0, value_name = "MS", value_parser = non_negative_f64)]
+    pub staleness_ms: f64,
+    /// Stop S seconds after the last arrival; what is still in flight counts as unfinished.
+    #[arg(long, value_name = "S", value_parser = non_negative_f64)]
+    pub time_limit: Option<f64>,
+    /// Write every figure as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Include one outcome per request in the JSON.
+    #[arg(long, requires = "json")]
+    pub per_request: bool,
+}
+
+/// `skua simulate fidelity`.
+#[derive(Debug, Args)]
+pub struct SimFidelityArgs {
+    #[command(flatten)]
+    pub data: ServingDataArgs,
+    /// Replay with the published profiles as they are, without fitting the per-engine
+    /// prefill/decode factors on the tuning runs.
+    #[arg(long)]
+    pub uncalibrated: bool,
+    /// Write every figure as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn parse_f64(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("{s:?} is not a number"))
+}
+
+/// A finite number > 0.
+fn positive_f64(s: &str) -> Result<f64, String> {
+    let v = parse_f64(s)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} must be greater than 0"))
+    }
+}
+
+/// A finite number ≥ 0.
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    let v = parse_f64(s)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} must not be negative"))
+    }
+}
+
+/// `START:END` seconds, END optional (`3600:` = to the end).
+pub fn slice_range(s: &str) -> Result<(f64, f64), String> {
+    let usage = || format!("{s:?} is not START:END in seconds (examples: 0:3600, 600:1200, 3600:)");
+    let (a, b) = s.split_once(':').ok_or_else(usage)?;
+    let start = non_negative_f64(a).map_err(|_| usage())?;
+    let end = if b.trim().is_empty() {
+        f64::INFINITY
+    } else {
+        parse_f64(b).map_err(|_| usage())?
+    };
+    if end <= start {
+        return Err(format!("{s:?}: END must be after START"));
+    }
+    Ok((start, end))
+}
+
+/// `P:D`, two whole numbers ≥ 1.
+pub fn pd_split(s: &str) -> Result<(usize, usize), String> {
+    let usage = || format!("{s:?} is not P:D (prefill and decode instance counts, e.g. 2:6)");
+    let (p, d) = s.split_once(':').ok_or_else(usage)?;
+    let p: usize = p.trim().parse().map_err(|_| usage())?;
+    let d: usize = d.trim().parse().map_err(|_| usage())?;
+    if p == 0 || d == 0 {
+        return Err(format!(
+            "{s:?}: a disaggregated cluster needs at least 1 prefill and 1 decode instance"
+        ));
+    }
+    Ok((p, d))
 }

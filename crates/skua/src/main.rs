@@ -1,7 +1,8 @@
 //! `skua`: the one binary. Parses arguments, calls the libraries, prints, sets the exit code.
 //!
 //! Exit codes: 0 success; 1 error (unreadable input, bad configuration, infeasible plan…);
-//! 2 usage error (clap); 3 input refused by the validation policy (nothing of it was stored).
+//! 2 usage error (clap); 3 input refused: by the validation policy (nothing of it was stored), or a
+//! trace line `skua simulate` cannot read.
 
 mod bench;
 mod bench_forecast;
@@ -12,11 +13,12 @@ mod output;
 mod pipeline;
 mod report_build;
 mod run;
+mod simulate;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{BenchWhat, Cli, Command};
+use cli::{BenchWhat, Cli, Command, SimulateWhat};
 
 /// How a command ended, when it did not fail outright.
 pub enum Outcome {
@@ -40,6 +42,11 @@ fn main() -> ExitCode {
         Command::Bench(b) => match &b.what {
             BenchWhat::Fleet(a) => bench::fleet(a),
             BenchWhat::Forecast(a) => bench_forecast::forecast(a, quiet),
+        },
+        Command::Simulate(s) => match &s.what {
+            SimulateWhat::Run(a) => simulate::run(a, quiet),
+            SimulateWhat::Profiles => simulate::profiles(),
+            SimulateWhat::Fidelity(a) => simulate::fidelity(a, quiet),
         },
     };
     match result {

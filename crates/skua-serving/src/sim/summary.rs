@@ -32,7 +32,6 @@ impl Percentiles {
     }
 }
 
-
 /// Per-request latency objectives, seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Slo {

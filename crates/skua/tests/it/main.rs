@@ -6,3 +6,4 @@ mod common;
 mod crash;
 mod live;
 mod pipeline;
+mod simulate;
