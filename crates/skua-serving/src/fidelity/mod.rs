@@ -19,13 +19,19 @@
 //! (TTFT and TPOT p50/p90) and per configuration (the *knee*: the arrival rate at which p90 TTFT
 //! crosses 1 s, interpolated linearly between the measured rates).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::policy::{InstanceRole, LeastOutstanding, PdPair, Router, StaticRoles};
 use crate::profile::{Calibrated, LatencyModel, ProfileSpec};
 use crate::sim::{EngineConfig, InstanceSpec, Percentiles, SimConfig, simulate};
 use crate::workload::{Request, Workload};
+
+mod calibrate;
+mod runs;
+
+pub use calibrate::{FidelityReport, calibrate, is_tuning_run, study};
+pub use runs::{parse_run_name, read_run, read_runs};
 
 /// p90 TTFT above this marks the knee, milliseconds.
 pub const KNEE_TTFT_P90_MS: f64 = 1000.0;
@@ -141,182 +147,6 @@ pub struct MeasuredRun {
     pub rate: f64,
     /// The requests, in arrival order.
     pub requests: Vec<MeasuredRequest>,
-}
-
-/// Parses a run file name (without `.csv`).
-pub fn parse_run_name(stem: &str) -> Result<(System, u32, f64), FidelityError> {
-    let bad = |reason: &str| FidelityError::Name {
-        file: stem.to_string(),
-        reason: format!(
-            "{reason}; expected <vllm|distserve>[-cXYdZW]-<requests>-<rate> (e.g. distserve-c21d11-300-9)"
-        ),
-    };
-    let parts: Vec<&str> = stem.split('-').collect();
-    let (system, n, rate) = match parts.as_slice() {
-        ["vllm", n, r] => (System::Vllm, n, r),
-        // No config in the name: DistServe's default OPT-13B placement, c21d11 (see the
-        // module docs for the evidence).
-        ["distserve", n, r] => (
-            System::DistServe {
-                prefill_tp: 2,
-                prefill_pp: 1,
-                decode_tp: 1,
-                decode_pp: 1,
-            },
-            n,
-            r,
-        ),
-        ["distserve", cfg, n, r] => {
-            let d: Vec<u32> = cfg
-                .strip_prefix('c')
-                .and_then(|c| c.split_once('d'))
-                .filter(|(p, d)| p.len() == 2 && d.len() == 2)
-                .map(|(p, d)| {
-                    p.chars()
-                        .chain(d.chars())
-                        .filter_map(|c| c.to_digit(10))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if d.len() != 4 || d.contains(&0) {
-                return Err(bad(&format!("bad parallelism config `{cfg}`")));
-            }
-            (
-                System::DistServe {
-                    prefill_tp: d[0],
-                    prefill_pp: d[1],
-                    decode_tp: d[2],
-                    decode_pp: d[3],
-                },
-                n,
-                r,
-            )
-        }
-        _ => return Err(bad("unknown system or layout")),
-    };
-    let n: u32 = n
-        .parse()
-        .map_err(|_| bad(&format!("request count `{n}` is not a number")))?;
-    let rate: f64 = rate
-        .parse()
-        .ok()
-        .filter(|r: &f64| r.is_finite() && *r > 0.0)
-        .ok_or_else(|| bad(&format!("rate `{rate}` is not a positive number")))?;
-    Ok((system, n, rate))
-}
-
-/// Reads one run file.
-pub fn read_run(path: &Path) -> Result<MeasuredRun, FidelityError> {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = path
-        .file_stem()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (system, requests_sent, rate) = parse_run_name(&stem)?;
-    let text = std::fs::read_to_string(path).map_err(|source| FidelityError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|(_, h)| h.trim()).unwrap_or_default();
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let col = |name: &str| {
-        cols.iter()
-            .position(|c| *c == name)
-            .ok_or_else(|| FidelityError::Row {
-                file: file.clone(),
-                line: 1,
-                reason: format!("no `{name}` column in the header `{header}`"),
-            })
-    };
-    let (ia, ip, io, it, itp) = (
-        col("arrival_s")?,
-        col("prompt_len")?,
-        col("output_len")?,
-        col("ttft_ms")?,
-        col("tpot_ms")?,
-    );
-    let mut requests = Vec::new();
-    for (i, line) in lines {
-        let line_no = i as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let row_err = |reason: String| FidelityError::Row {
-            file: file.clone(),
-            line: line_no,
-            reason,
-        };
-        let get = |k: usize, name: &str| -> Result<f64, FidelityError> {
-            let v = f
-                .get(k)
-                .ok_or_else(|| row_err(format!("missing `{name}`")))?;
-            v.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| row_err(format!("`{name}` = `{v}` is not a non-negative number")))
-        };
-        let prompt = get(ip, "prompt_len")?;
-        let output = get(io, "output_len")?;
-        if prompt < 1.0 || output < 1.0 || prompt.fract() != 0.0 || output.fract() != 0.0 {
-            return Err(row_err(format!(
-                "token counts must be positive integers, got prompt {prompt}, output {output}"
-            )));
-        }
-        requests.push(MeasuredRequest {
-            arrival_s: get(ia, "arrival_s")?,
-            prompt_len: prompt as u32,
-            output_len: output as u32,
-            ttft_ms: get(it, "ttft_ms")?,
-            tpot_ms: get(itp, "tpot_ms")?,
-        });
-    }
-    if requests.is_empty() {
-        return Err(FidelityError::Row {
-            file,
-            line: 1,
-            reason: "no requests".into(),
-        });
-    }
-    requests.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
-    Ok(MeasuredRun {
-        name: stem,
-        system,
-        requests_sent,
-        rate,
-        requests,
-    })
-}
-
-/// Reads every `*.csv` run of a directory, sorted by (system, rate, requests).
-pub fn read_runs(dir: &Path) -> Result<Vec<MeasuredRun>, FidelityError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| FidelityError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(FidelityError::Empty(dir.to_path_buf()));
-    }
-    let mut runs = paths
-        .iter()
-        .map(|p| read_run(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    runs.sort_by(|a, b| {
-        a.system
-            .cmp(&b.system)
-            .then(a.rate.total_cmp(&b.rate))
-            .then(a.requests_sent.cmp(&b.requests_sent))
-    });
-    Ok(runs)
 }
 
 /// Calibration factors of one engine (1 = the published profile as is).
@@ -527,7 +357,7 @@ fn workload_of(run: &MeasuredRun) -> Workload {
     }
 }
 
-fn p50_p90(values: Vec<f64>) -> (f64, f64) {
+pub(super) fn p50_p90(values: Vec<f64>) -> (f64, f64) {
     Percentiles::of(values).map_or((f64::NAN, f64::NAN), |p| (p.p50, p.p90))
 }
 
@@ -646,198 +476,9 @@ pub fn median_abs_errors(rows: &[RunComparison]) -> (f64, f64) {
     )
 }
 
-/// Which runs tune the calibration: every other run of each system in (rate, requests) order,
-/// starting with the first; the others are held out.
-pub fn is_tuning_run(runs: &[MeasuredRun], index: usize) -> bool {
-    let system = runs[index].system.label();
-    let mut same: Vec<usize> = (0..runs.len())
-        .filter(|&i| runs[i].system.label() == system)
-        .collect();
-    same.sort_by(|&a, &b| {
-        runs[a]
-            .rate
-            .total_cmp(&runs[b].rate)
-            .then(runs[a].requests_sent.cmp(&runs[b].requests_sent))
-            .then(a.cmp(&b))
-    });
-    same.iter()
-        .position(|&i| i == index)
-        .is_some_and(|p| p % 2 == 0)
-}
-
-/// Fits the calibration on the tuning runs below the knee (see [`is_tuning_run`]), per engine:
-/// the decode factor that minimises the median |TPOT p50 error|, then the prefill factor that
-/// minimises the median |TTFT p50 error|, each on a grid of 0.02 steps.
-pub fn calibrate(runs: &[MeasuredRun], base: &ReplayConfig) -> Result<Calibration, FidelityError> {
-    let mut cal = Calibration::default();
-    for vllm in [true, false] {
-        let tuning: Vec<&MeasuredRun> = runs
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                is_tuning_run(runs, *i)
-                    && (r.system == System::Vllm) == vllm
-                    && r.requests
-                        .iter()
-                        .map(|q| q.ttft_ms)
-                        .collect::<Vec<_>>()
-                        .len()
-                        > 1
-            })
-            .map(|(_, r)| r)
-            .filter(|r| {
-                p50_p90(r.requests.iter().map(|q| q.ttft_ms).collect()).1 <= KNEE_TTFT_P90_MS
-            })
-            .collect();
-        if tuning.is_empty() {
-            continue;
-        }
-        let set = |cal: &mut Calibration, s: Scales| {
-            if vllm {
-                cal.vllm = s;
-            } else {
-                cal.distserve = s;
-            }
-        };
-        let score = |cal: Calibration, tpot: bool| -> Result<f64, FidelityError> {
-            let cfg = ReplayConfig {
-                calibration: cal,
-                ..base.clone()
-            };
-            let mut errs = Vec::new();
-            for r in &tuning {
-                let c = replay(r, &cfg)?;
-                let e = if tpot {
-                    c.tpot_p50_error()
-                } else {
-                    c.ttft_p50_error()
-                };
-                if e.is_finite() {
-                    errs.push(e.abs());
-                }
-            }
-            Ok(Percentiles::of(errs).map_or(f64::INFINITY, |p| p.p50))
-        };
-        let mut best = (f64::INFINITY, 1.0);
-        for k in 0..=40 {
-            let d = 0.8 + 0.02 * f64::from(k);
-            let mut c = cal;
-            set(
-                &mut c,
-                Scales {
-                    prefill: 1.0,
-                    decode: d,
-                },
-            );
-            let e = score(c, true)?;
-            if e < best.0 - 1e-12 {
-                best = (e, d);
-            }
-        }
-        let decode = best.1;
-        let mut best = (f64::INFINITY, 1.0);
-        for k in 0..=30 {
-            let p = 0.7 + 0.02 * f64::from(k);
-            let mut c = cal;
-            set(&mut c, Scales { prefill: p, decode });
-            let e = score(c, false)?;
-            if e < best.0 - 1e-12 {
-                best = (e, p);
-            }
-        }
-        set(
-            &mut cal,
-            Scales {
-                prefill: best.1,
-                decode,
-            },
-        );
-    }
-    Ok(cal)
-}
-
-/// The whole fidelity study: calibration, every run, the knees and the headline errors.
-#[derive(Debug, Clone)]
-pub struct FidelityReport {
-    /// The fitted calibration.
-    pub calibration: Calibration,
-    /// Every run, in [`read_runs`] order, with whether it tuned the calibration.
-    pub rows: Vec<(RunComparison, bool)>,
-    /// Knees per system (all runs).
-    pub knees: Vec<Knee>,
-    /// Median |TTFT p50 error| and |TPOT p50 error| below the knee, all runs.
-    pub errors_all: (f64, f64),
-    /// The same over the held-out runs only.
-    pub errors_held_out: (f64, f64),
-}
-
-/// Reads the runs in `ground_truth_dir`, fits the calibration on the tuning runs, replays every
-/// run with it and summarises.
-pub fn study(
-    ground_truth_dir: &Path,
-    base: &ReplayConfig,
-) -> Result<FidelityReport, FidelityError> {
-    let runs = read_runs(ground_truth_dir)?;
-    let calibration = calibrate(&runs, base)?;
-    let cfg = ReplayConfig {
-        calibration,
-        ..base.clone()
-    };
-    let mut rows = Vec::with_capacity(runs.len());
-    for (i, run) in runs.iter().enumerate() {
-        rows.push((replay(run, &cfg)?, is_tuning_run(&runs, i)));
-    }
-    let all: Vec<RunComparison> = rows.iter().map(|(r, _)| r.clone()).collect();
-    let held: Vec<RunComparison> = rows
-        .iter()
-        .filter(|(_, tuning)| !tuning)
-        .map(|(r, _)| r.clone())
-        .collect();
-    Ok(FidelityReport {
-        calibration,
-        knees: knees(&all),
-        errors_all: median_abs_errors(&all),
-        errors_held_out: median_abs_errors(&held),
-        rows,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn run_names_parse() {
-        assert_eq!(
-            parse_run_name("vllm-100-1").unwrap(),
-            (System::Vllm, 100, 1.0)
-        );
-        let (s, n, r) = parse_run_name("distserve-c21d12-1400-14").unwrap();
-        assert_eq!(
-            s,
-            System::DistServe {
-                prefill_tp: 2,
-                prefill_pp: 1,
-                decode_tp: 1,
-                decode_pp: 2
-            }
-        );
-        assert_eq!((n, r), (1400, 14.0));
-        assert_eq!(
-            parse_run_name("distserve-100-1.5").unwrap().0.label(),
-            "distserve-c21d11"
-        );
-        for bad in [
-            "sglang-1-1",
-            "vllm-x-1",
-            "vllm-10-0",
-            "distserve-c2d11-1-1",
-            "vllm-1",
-        ] {
-            let e = parse_run_name(bad).unwrap_err().to_string();
-            assert!(e.contains(bad) && e.contains("expected"), "{e}");
-        }
-    }
 
     #[test]
     fn knee_interpolates_between_the_rates_around_one_second() {
