@@ -49,19 +49,13 @@ mod tests {
         l[1].outstanding = 1;
         l[2].outstanding = 1;
         l[3].outstanding = 0;
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &l,
-        };
+        let view = ClusterView::new(0.0, &l);
         assert_eq!(
             LeastOutstanding.route(&request(0), &view),
             RouteDecision::Mixed { instance: 1 }
         );
         l[1].accepting = false;
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &l,
-        };
+        let view = ClusterView::new(0.0, &l);
         assert_eq!(
             LeastOutstanding.route(&request(0), &view),
             RouteDecision::Mixed { instance: 2 }

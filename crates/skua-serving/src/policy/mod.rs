@@ -8,10 +8,13 @@
 //!
 //! Architecture invariant: nothing in this module depends on `crate::sim`.
 
+pub mod baseline;
+pub mod catalog;
 mod least_outstanding;
 mod pd_pair;
 mod round_robin;
 
+pub use catalog::{PolicyContext, PolicyError, PolicySetup};
 pub use least_outstanding::LeastOutstanding;
 pub use pd_pair::PdPair;
 pub use round_robin::RoundRobin;
@@ -117,16 +120,60 @@ impl InstanceLoad {
     }
 }
 
+/// Exact prefix-cache state per instance, as KV-cache events give it (vLLM and SGLang publish
+/// block stored/removed events; Dynamo's KV router subscribes to them). Only routers that
+/// [`Router::subscribes_kv_events`] get one; the others must infer prefix state themselves.
+pub trait PrefixIndex {
+    /// Leading prompt tokens of `req` whose KV is cached on `instance` right now.
+    fn cached_prefix_tokens(&self, instance: usize, req: &Request) -> u64;
+}
+
 /// A read-only view of the cluster at one decision.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ClusterView<'a> {
     /// The decision time, seconds since the workload start (policies never read the clock).
     pub now_s: f64,
     /// One load snapshot per instance, indexed by instance id.
     pub instances: &'a [InstanceLoad],
+    /// Exact prefix-cache state, for routers that subscribe to KV events; `None` otherwise.
+    pub prefix: Option<&'a dyn PrefixIndex>,
 }
 
-impl ClusterView<'_> {
+impl fmt::Debug for ClusterView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterView")
+            .field("now_s", &self.now_s)
+            .field("instances", &self.instances)
+            .field("prefix", &self.prefix.map(|_| "KV events"))
+            .finish()
+    }
+}
+
+impl<'a> ClusterView<'a> {
+    /// A view without prefix-cache state.
+    pub fn new(now_s: f64, instances: &'a [InstanceLoad]) -> Self {
+        Self {
+            now_s,
+            instances,
+            prefix: None,
+        }
+    }
+
+    /// The same view with exact prefix-cache state.
+    pub fn with_prefix(self, prefix: &'a dyn PrefixIndex) -> Self {
+        Self {
+            prefix: Some(prefix),
+            ..self
+        }
+    }
+
+    /// Leading prompt tokens of `req` cached on `instance`, when the view carries KV events
+    /// (0 otherwise).
+    pub fn cached_prefix_tokens(&self, instance: usize, req: &Request) -> u64 {
+        self.prefix
+            .map_or(0, |p| p.cached_prefix_tokens(instance, req))
+    }
+
     /// Instances accepting new work whose role is `role`, in id order.
     pub fn accepting(&self, role: InstanceRole) -> impl Iterator<Item = &InstanceLoad> {
         self.instances
@@ -212,7 +259,34 @@ pub enum RouteDecision {
     },
 }
 
+/// Progress of a routed request, as a gateway sees it in the response stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RequestEvent {
+    /// The first output token was produced (by `instance`, the prefill leg's instance).
+    FirstToken {
+        /// Request id.
+        id: u64,
+        /// Instance that produced it.
+        instance: usize,
+        /// When, seconds since the workload start.
+        at_s: f64,
+    },
+    /// The last output token was produced; the output length is known from here on.
+    Finished {
+        /// Request id.
+        id: u64,
+        /// Output tokens generated.
+        output_tokens: u32,
+        /// When, seconds since the workload start.
+        at_s: f64,
+    },
+}
+
 /// A request-routing policy.
+///
+/// The request a router sees carries its prompt (length and prefix blocks) but **not** its output
+/// length: `Request::output_tokens` is 0 unless the router [`knows_output_lengths`](Self::knows_output_lengths)
+/// (the oracle). A live gateway does not know it either.
 pub trait Router: Send {
     /// Short name for reports, e.g. `round_robin`.
     fn name(&self) -> &str;
@@ -222,6 +296,19 @@ pub trait Router: Send {
     /// off to decode, or rejected by the engine after routing).
     fn on_finish(&mut self, req_id: u64, instance: usize) {
         let _ = (req_id, instance);
+    }
+    /// Called as a routed request streams: first token, then completion.
+    fn on_event(&mut self, event: &RequestEvent) {
+        let _ = event;
+    }
+    /// True only for oracles: `route` then sees each request's real output length.
+    fn knows_output_lengths(&self) -> bool {
+        false
+    }
+    /// True when the router subscribes to KV-cache events: the view then carries exact
+    /// prefix-cache state ([`ClusterView::prefix`]).
+    fn subscribes_kv_events(&self) -> bool {
+        false
     }
 }
 
@@ -281,10 +368,7 @@ mod tests {
     #[test]
     fn static_roles_never_flip() {
         let loads = test_support::loads(&[InstanceRole::Mixed, InstanceRole::Prefill]);
-        let view = ClusterView {
-            now_s: 5.0,
-            instances: &loads,
-        };
+        let view = ClusterView::new(5.0, &loads);
         assert!(StaticRoles.decide(&view).is_empty());
     }
 
@@ -296,10 +380,7 @@ mod tests {
             InstanceRole::Mixed,
         ]);
         loads[2].accepting = false;
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &loads,
-        };
+        let view = ClusterView::new(0.0, &loads);
         let ids: Vec<usize> = view.accepting(InstanceRole::Mixed).map(|l| l.id).collect();
         assert_eq!(ids, vec![0]);
     }

@@ -72,10 +72,7 @@ mod tests {
         l[1].waiting_prefill_tokens = 100;
         l[2].outstanding = 7;
         l[3].outstanding = 2;
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &l,
-        };
+        let view = ClusterView::new(0.0, &l);
         assert_eq!(
             PdPair.route(&request(0), &view),
             RouteDecision::Disaggregated {
@@ -90,10 +87,7 @@ mod tests {
         use InstanceRole::*;
         let mut l = loads(&[Prefill, Decode]);
         l[1].accepting = false;
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &l,
-        };
+        let view = ClusterView::new(0.0, &l);
         assert_eq!(
             PdPair.route(&request(0), &view),
             RouteDecision::Reject {

@@ -56,10 +56,7 @@ mod tests {
         use InstanceRole::*;
         let mut l = loads(&[Mixed, Prefill, Mixed, Mixed]);
         l[3].accepting = false;
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &l,
-        };
+        let view = ClusterView::new(0.0, &l);
         let mut rr = RoundRobin::new();
         let picks: Vec<_> = (0..4).map(|_| pick(&mut rr, &view)).collect();
         assert_eq!(picks, vec![Some(0), Some(2), Some(0), Some(2)]);
@@ -68,10 +65,7 @@ mod tests {
     #[test]
     fn rejects_without_mixed_instances() {
         let l = loads(&[InstanceRole::Prefill, InstanceRole::Decode]);
-        let view = ClusterView {
-            now_s: 0.0,
-            instances: &l,
-        };
+        let view = ClusterView::new(0.0, &l);
         let d = RoundRobin::new().route(&request(0), &view);
         assert_eq!(
             d,

@@ -13,10 +13,7 @@ impl Sim<'_> {
         if self.cfg.staleness_s == 0.0 {
             self.scrape();
         }
-        let view = ClusterView {
-            now_s: self.now,
-            instances: &self.loads,
-        };
+        let view = ClusterView::new(self.now, &self.loads);
         let changes = self.controller.decide(&view);
         for (i, role) in changes {
             if i >= self.insts.len() {

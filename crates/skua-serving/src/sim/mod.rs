@@ -26,6 +26,7 @@ mod error;
 mod event;
 mod finish;
 mod kv;
+mod prefix;
 mod result;
 mod run;
 mod summary;

@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::policy::{
-    ClusterView, InstanceLoad, InstanceRole, RejectReason, RoleController, RouteDecision, Router,
+    ClusterView, InstanceLoad, InstanceRole, RejectReason, RequestEvent, RoleController,
+    RouteDecision, Router,
 };
 use crate::profile::LatencyModel;
 use crate::workload::{Request, Workload};
@@ -14,6 +15,7 @@ use super::SimError;
 use super::config::SimConfig;
 use super::engine::{Engine, EngineOut, Knobs, Seq};
 use super::event::{Event, Queue};
+use super::prefix::EnginePrefixes;
 use super::result::{RequestOutcome, RequestStatus, Sample, SimResult, Totals};
 
 /// One instance: its engine plus the cluster-side state around it.
@@ -70,6 +72,8 @@ pub(super) struct Sim<'a> {
     pub open: usize,
     pub last_work_s: f64,
     pub budget: u32,
+    /// The request as a non-oracle router sees it (output length hidden), reused per arrival.
+    pub masked: Request,
 }
 
 /// Runs `workload` through the cluster of `config`, routing with `router` and reassigning roles
@@ -229,6 +233,13 @@ impl<'a> Sim<'a> {
             open: 0,
             last_work_s: start_s,
             budget,
+            masked: Request {
+                id: 0,
+                arrival_s: 0.0,
+                input_tokens: 0,
+                output_tokens: 0,
+                prefix_blocks: Vec::new(),
+            },
         }
     }
 
@@ -318,11 +329,23 @@ impl<'a> Sim<'a> {
         }
         let reqs = self.reqs;
         let req = &reqs[idx];
-        let view = ClusterView {
-            now_s: self.now,
-            instances: &self.loads,
+        let routed = if self.router.knows_output_lengths() {
+            req
+        } else {
+            let m = &mut self.masked;
+            m.id = req.id;
+            m.arrival_s = req.arrival_s;
+            m.input_tokens = req.input_tokens;
+            m.prefix_blocks.clear();
+            m.prefix_blocks.extend_from_slice(&req.prefix_blocks);
+            &self.masked
         };
-        let decision = self.router.route(req, &view);
+        let prefixes = EnginePrefixes { insts: &self.insts };
+        let mut view = ClusterView::new(self.now, &self.loads);
+        if self.router.subscribes_kv_events() {
+            view = view.with_prefix(&prefixes);
+        }
+        let decision = self.router.route(routed, &view);
         let (p, d) = match decision {
             RouteDecision::Reject { reason } => {
                 self.reject(idx, reason);
@@ -524,6 +547,11 @@ impl<'a> Sim<'a> {
         }
         for idx in out.first_token.drain(..) {
             self.outcomes[idx as usize].first_token_s = Some(self.now);
+            self.router.on_event(&RequestEvent::FirstToken {
+                id: self.reqs[idx as usize].id,
+                instance: i,
+                at_s: self.now,
+            });
         }
         for seq in out.finished.drain(..) {
             self.finish(i, &seq);
@@ -544,6 +572,11 @@ impl<'a> Sim<'a> {
         self.totals.finished += 1;
         self.totals.generated_tokens += u64::from(seq.generated);
         self.open -= 1;
+        self.router.on_event(&RequestEvent::Finished {
+            id: self.reqs[idx].id,
+            output_tokens: seq.generated,
+            at_s: self.now,
+        });
         self.leg_done(i, idx);
         // A one-token request of a P/D pair finishes on its prefill instance.
         if let Some(d) = decode.filter(|&d| d != i) {
