@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{InstanceRole, RoleController, Router, StaticRoles, baseline};
+use super::{InstanceRole, RoleController, Router, StaticRoles, baseline, skua};
 use crate::profile::{LatencyModel, SloSpec};
 
 /// What a policy may know about the cluster when it is set up (a gateway's static config).
@@ -107,12 +107,9 @@ pub enum PolicyError {
 /// Every policy name: the baselines, then skua's, then the oracle.
 pub fn names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = baseline::NAMES.to_vec();
-    v.extend_from_slice(SKUA_NAMES);
+    v.extend_from_slice(skua::NAMES);
     v
 }
-
-/// skua's own policies (built in [`build`]).
-const SKUA_NAMES: &[&str] = &[];
 
 /// Builds the policy `name` for the cluster of `ctx`.
 pub fn build(name: &str, ctx: &PolicyContext) -> Result<PolicySetup, PolicyError> {
@@ -124,6 +121,9 @@ pub fn build(name: &str, ctx: &PolicyContext) -> Result<PolicySetup, PolicyError
         });
     }
     if let Some(setup) = baseline::build(name, ctx)? {
+        return Ok(setup);
+    }
+    if let Some(setup) = skua::build(name, ctx)? {
         return Ok(setup);
     }
     Err(PolicyError::Unknown {

@@ -13,6 +13,7 @@ pub mod catalog;
 mod least_outstanding;
 mod pd_pair;
 mod round_robin;
+pub mod skua;
 
 pub use catalog::{PolicyContext, PolicyError, PolicySetup};
 pub use least_outstanding::LeastOutstanding;
