@@ -63,14 +63,36 @@ struct Choice {
     prefill: usize,
     decode: usize,
     score: f64,
+    /// The smaller of the two headrooms (what admission control looks at).
+    headroom: f64,
+    /// Predicted TPOT before the measured correction, ms.
+    raw_tpot_ms: f64,
     prefill_ms: f64,
     cached: u32,
 }
 
-/// A placement's score from its TTFT and TPOT headrooms: the smaller one decides; the sum breaks
-/// near-ties (an idle cluster's TPOT headroom is the same everywhere, a prefix hit's TTFT is not).
-fn combine(ttft: f64, tpot: f64) -> f64 {
-    ttft.min(tpot) + 1e-3 * (ttft + tpot)
+/// Weight of each finished request in the per-instance TPOT correction (≈ the last 20).
+const TPOT_CHECK_WEIGHT: f64 = 0.05;
+
+/// Headroom (share of the SLO left) above which a placement counts as safe.
+const SAFE_HEADROOM: f64 = 0.25;
+
+/// A placement's score from its TTFT and TPOT headrooms and the share of the prompt it must
+/// compute (1 − cached share). Safe placements (both headrooms ≥ [`SAFE_HEADROOM`]) always beat
+/// unsafe ones; among safe ones, the one that computes least wins (a prefix hit saves capacity
+/// for later requests), then the one with more headroom; among unsafe ones, the most headroom.
+fn combine(ttft: f64, tpot: f64, new_share: f64) -> f64 {
+    let h = ttft.min(tpot);
+    if h >= SAFE_HEADROOM {
+        10.0 + (1.0 - new_share) + 0.5 * h
+    } else {
+        h + 0.3 * (1.0 - new_share) + 1e-3 * (ttft + tpot)
+    }
+}
+
+/// Share of `req`'s prompt still to compute when `cached` tokens are cached.
+fn new_share(req: &Request, cached: u32) -> f64 {
+    1.0 - f64::from(cached) / f64::from(req.input_tokens.max(1))
 }
 
 /// skua's SLO-headroom router (see the module docs of `policy::skua`).
@@ -162,7 +184,7 @@ impl SkuaRouter {
         now: f64,
         dl: DecodeLoad,
         extra_ms: f64,
-    ) -> f64 {
+    ) -> (f64, f64) {
         let st = &self.insts[l.id];
         let prompt = u64::from(req.input_tokens);
         let mid = prompt + (out / 2.0) as u64;
@@ -177,6 +199,9 @@ impl SkuaRouter {
             tpot += share * chunk;
         }
         tpot += extra_ms / out.max(1.0);
+        let raw = tpot;
+        // Corrected by what this instance's finished requests measured against the model.
+        tpot *= st.tpot_log_ratio.exp();
         let slo = self.cfg.slo.tpot_ms(st.model.as_ref(), mid);
         let mut h = 1.0 - tpot / slo;
         let kv_after = dl.kv_final + prompt + out.ceil() as u64;
@@ -184,7 +209,7 @@ impl SkuaRouter {
             // Expected to run out of KV: preemptions would follow.
             h -= kv_after as f64 / l.kv_capacity_tokens.max(1) as f64;
         }
-        h
+        (h, raw)
     }
 
     fn transfer_ms(&self, i: usize, prompt: u32) -> f64 {
@@ -205,7 +230,7 @@ impl SkuaRouter {
             self.loads.push(dl);
         }
         let mut best_mixed: Option<Choice> = None;
-        let mut best_p: Option<(usize, f64, f64, u32)> = None;
+        let mut best_p: Option<(usize, f64, f64, u32, f64)> = None;
         let mut any_prefill = false;
         let mut any_decode = false;
         for l in view.instances.iter().filter(|l| l.accepting) {
@@ -216,17 +241,20 @@ impl SkuaRouter {
             if l.role.can_prefill() {
                 any_prefill = true;
                 let (h, own, cached) = self.prefill_headroom(l, req, view, dl);
-                if best_p.is_none_or(|b| h > b.1) {
-                    best_p = Some((l.id, h, own, cached));
+                let key = combine(h, h, new_share(req, cached));
+                if best_p.is_none_or(|b| key > b.4) {
+                    best_p = Some((l.id, h, own, cached, key));
                 }
                 if l.role == InstanceRole::Mixed {
-                    let hd = self.decode_headroom(l, req, out, now, dl, 0.0);
-                    let score = combine(h, hd);
+                    let (hd, raw_tpot_ms) = self.decode_headroom(l, req, out, now, dl, 0.0);
+                    let score = combine(h, hd, new_share(req, cached));
                     if best_mixed.is_none_or(|b| score > b.score) {
                         best_mixed = Some(Choice {
                             prefill: l.id,
                             decode: l.id,
                             score,
+                            headroom: h.min(hd),
+                            raw_tpot_ms,
                             prefill_ms: own,
                             cached,
                         });
@@ -240,11 +268,11 @@ impl SkuaRouter {
             .iter()
             .any(|l| l.accepting && l.role != InstanceRole::Mixed);
         let mut best = best_mixed;
-        if let Some((p, hp, own, cached)) = best_p
+        if let Some((p, hp, own, cached, _)) = best_p
             && (pairs_forced || self.cfg.disaggregate_gain.is_some())
         {
             let transfer = self.transfer_ms(p, req.input_tokens);
-            let mut best_d: Option<(usize, f64)> = None;
+            let mut best_d: Option<(usize, f64, f64)> = None;
             for l in view
                 .instances
                 .iter()
@@ -253,16 +281,18 @@ impl SkuaRouter {
                 if l.id >= self.insts.len() {
                     continue;
                 }
-                let h = self.decode_headroom(l, req, out, now, self.loads[l.id], transfer);
+                let (h, raw) = self.decode_headroom(l, req, out, now, self.loads[l.id], transfer);
                 if best_d.is_none_or(|b| h > b.1) {
-                    best_d = Some((l.id, h));
+                    best_d = Some((l.id, h, raw));
                 }
             }
-            if let Some((d, hd)) = best_d {
+            if let Some((d, hd, raw_tpot_ms)) = best_d {
                 let pair = Choice {
                     prefill: p,
                     decode: d,
-                    score: combine(hp, hd),
+                    score: combine(hp, hd, new_share(req, cached)),
+                    headroom: hp.min(hd),
+                    raw_tpot_ms,
                     prefill_ms: own,
                     cached,
                 };
@@ -285,7 +315,7 @@ impl SkuaRouter {
             return Err(RejectReason::NoInstance { role });
         };
         if let Some(margin) = self.cfg.reject_below_headroom
-            && choice.score < -margin
+            && choice.headroom < -margin
         {
             return Err(RejectReason::Overloaded);
         }
@@ -322,6 +352,7 @@ impl Router for SkuaRouter {
                 est_total: out,
                 first_token_s: None,
                 exact: self.oracle.then_some(req.output_tokens.max(1)),
+                raw_tpot_ms: choice.raw_tpot_ms,
             },
         );
         if let Some(log) = &self.demand
@@ -360,10 +391,25 @@ impl Router for SkuaRouter {
                 }
             }
             RequestEvent::Finished {
-                id, output_tokens, ..
+                id,
+                output_tokens,
+                at_s,
             } => {
-                if let Some(t) = self.tracked.get(&id) {
-                    self.estimator.observe(t.prompt, output_tokens);
+                let Some(t) = self.tracked.get(&id) else {
+                    return;
+                };
+                self.estimator.observe(t.prompt, output_tokens);
+                // Check the TPOT prediction against what streamed.
+                if let Some(ft) = t.first_token_s
+                    && output_tokens > 1
+                    && t.raw_tpot_ms > 0.0
+                    && let Some(st) = self.insts.get_mut(t.decode)
+                {
+                    let measured = (at_s - ft) * 1000.0 / f64::from(output_tokens - 1);
+                    if measured > 0.0 {
+                        let r = (measured / t.raw_tpot_ms).ln().clamp(-2.0, 2.0);
+                        st.tpot_log_ratio += TPOT_CHECK_WEIGHT * (r - st.tpot_log_ratio);
+                    }
                 }
             }
         }
@@ -579,5 +625,45 @@ mod tests {
         r.route(&q, &ClusterView::new(0.0, &l));
         assert_eq!(r.tracked[&1].exact, Some(777));
         assert_eq!(r.tracked[&1].est_total, 777.0);
+    }
+
+    #[test]
+    fn measured_tpot_above_the_prediction_corrects_the_instance() {
+        let mut r = router(2, SkuaConfig::default());
+        let l = loads(&[InstanceRole::Mixed; 2]);
+        let view = ClusterView::new(0.0, &l);
+        let mut on = [0u32; 2];
+        for id in 0..40 {
+            let RouteDecision::Mixed { instance } = r.route(&req(id, 100), &view) else {
+                panic!("not routed");
+            };
+            on[instance] += 1;
+            let predicted = r.tracked[&id].raw_tpot_ms;
+            r.on_event(&RequestEvent::FirstToken {
+                id,
+                instance,
+                at_s: 0.0,
+            });
+            // Instance 0 streams three times slower than predicted, instance 1 as predicted.
+            let slow = if instance == 0 { 3.0 } else { 1.0 };
+            r.on_event(&RequestEvent::Finished {
+                id,
+                output_tokens: 11,
+                at_s: 10.0 * predicted * slow / 1000.0,
+            });
+            r.on_finish(id, instance);
+        }
+        assert!(
+            r.insts[0].tpot_log_ratio > 0.2,
+            "{}",
+            r.insts[0].tpot_log_ratio
+        );
+        // Once corrected, the slow instance gets less of the traffic.
+        assert!(on[1] > on[0], "{on:?}");
+        assert!(
+            r.insts[1].tpot_log_ratio.abs() < 0.05,
+            "{}",
+            r.insts[1].tpot_log_ratio
+        );
     }
 }

@@ -26,6 +26,8 @@ pub(super) struct Tracked {
     pub first_token_s: Option<f64>,
     /// Exact output length (oracle only).
     pub exact: Option<u32>,
+    /// The TPOT predicted when it was routed, before correction, ms.
+    pub raw_tpot_ms: f64,
 }
 
 /// One instance's bookkeeping.
@@ -38,6 +40,9 @@ pub(super) struct InstState {
     pub prefill_free_s: f64,
     /// Requests that decode (or will decode) here.
     pub members: Vec<u64>,
+    /// Log of the ratio measured / predicted TPOT, averaged over recent finished requests (the
+    /// router's check of its own model; predictions are multiplied by its exponential).
+    pub tpot_log_ratio: f64,
     /// Exponentially decayed prefill work routed here, ms (÷ τ = ms of prefill per second).
     demand_ms: f64,
     demand_at_s: f64,
@@ -50,6 +55,7 @@ impl InstState {
             prefill_queue: VecDeque::new(),
             prefill_free_s: f64::NEG_INFINITY,
             members: Vec::new(),
+            tpot_log_ratio: 0.0,
             demand_ms: 0.0,
             demand_at_s: 0.0,
         }
