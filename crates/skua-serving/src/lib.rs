@@ -9,6 +9,7 @@
 //! [`workload`] and [`profile`] (which take paths or readers); given inputs and a seed,
 //! simulation is deterministic.
 
+pub mod bench;
 pub mod fidelity;
 pub mod policy;
 pub mod profile;

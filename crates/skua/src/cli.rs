@@ -505,6 +505,9 @@ pub enum BenchWhat {
     /// Forecasting: every skua decision policy through the fleet benchmark protocol on
     /// Bitbrains-500 and ASD (m0, m5); with --peer, statsforecast 2.1.1 side by side.
     Forecast(BenchForecastArgs),
+    /// Serving: every routing/role policy side by side on the Azure and Mooncake traces
+    /// (attainment at ×1/×2/×4, goodput, latencies), under the serving benchmark protocol.
+    Serving(Box<crate::bench_serving::BenchServingArgs>),
 }
 
 /// `skua bench forecast`.

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_forecast;
+mod bench_serving;
 mod cli;
 mod commands;
 mod live;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Bench(b) => match &b.what {
             BenchWhat::Fleet(a) => bench::fleet(a),
             BenchWhat::Forecast(a) => bench_forecast::forecast(a, quiet),
+            BenchWhat::Serving(a) => bench_serving::serving(a, quiet),
         },
         Command::Simulate(s) => match &s.what {
             SimulateWhat::Run(a) => simulate::run(a, quiet),

@@ -11,6 +11,7 @@
 mod azure;
 mod burstgpt;
 mod error;
+mod flowkv;
 mod load;
 mod mooncake;
 mod servegen;
@@ -23,6 +24,11 @@ mod transform;
 pub use self::azure::{load_azure, read_azure};
 pub use self::burstgpt::{BurstGptOptions, load_burstgpt, read_burstgpt};
 pub use self::error::WorkloadError;
+pub use self::flowkv::{
+    BurstWindow, DECODE_HEAVY_INPUT_MEAN, DECODE_HEAVY_OUTPUT_MEAN, ImbalanceSpec, OverloadSpec,
+    PREFILL_HEAVY_INPUT, PREFILL_HEAVY_OUTPUT_MEAN, Scenario, imbalance_scenario, normal_scenario,
+    overload_scenario,
+};
 pub use self::load::LoadReport;
 pub use self::mooncake::{MOONCAKE_BLOCK_TOKENS, load_mooncake, read_mooncake};
 pub use self::servegen::{

@@ -2,6 +2,7 @@
 //! hand-made bad inputs. One test binary for the crate.
 
 mod bad_input;
+mod bench_serving;
 mod common;
 mod crash;
 mod live;

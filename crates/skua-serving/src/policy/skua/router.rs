@@ -21,8 +21,9 @@ pub struct SkuaConfig {
     /// The engines' chunked-prefill token budget (0: prompts prefill whole, vLLM 0.2).
     pub token_budget: u32,
     /// Admission control: refuse a request when even its best placement is predicted to miss
-    /// its SLO by more than this share of headroom (e.g. 0.5: predicted TTFT above 1.5 × the
-    /// SLO). `None`: admit everything.
+    /// its SLO by more than this share of headroom (0, the default: refuse whatever is
+    /// predicted to miss; 0.5: only what is predicted above 1.5 × the SLO). `None`: admit
+    /// everything.
     pub reject_below_headroom: Option<f64>,
     /// Consider sending a request's decode to another instance than its prefill when that
     /// gains at least this much headroom (`None`: only when roles force it).
@@ -38,7 +39,7 @@ impl Default for SkuaConfig {
         Self {
             slo: SloSpec::default(),
             token_budget: 2048,
-            reject_below_headroom: Some(0.5),
+            reject_below_headroom: Some(0.0),
             disaggregate_gain: None,
             kv_link_bytes_per_s: 25e9,
             prior_output_mean: 256.0,
