@@ -13,7 +13,7 @@
 //! Exit codes: 1 for errors, 2 for usage (an unknown policy name is a usage error: the flag is
 //! checked against the catalog), 3 when a trace line cannot be read.
 
-mod args;
+pub(crate) mod args;
 mod html;
 mod render;
 mod report;

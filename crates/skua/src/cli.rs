@@ -611,14 +611,6 @@ pub enum TraceFormatArg {
     Burstgpt,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RouterArg {
-    /// Instances in turn.
-    RoundRobin,
-    /// The instance with the fewest requests in flight.
-    LeastOutstanding,
-}
-
 /// `skua simulate run`.
 #[derive(Debug, Args)]
 #[command(group(
@@ -683,9 +675,12 @@ pub struct SimRunArgs {
     /// P prefill + D decode instances (disaggregated, routed by pd_pair) instead of mixed ones.
     #[arg(long, value_name = "P:D", value_parser = pd_split)]
     pub pd: Option<(usize, usize)>,
-    /// Router of a mixed cluster (default least-outstanding).
-    #[arg(long, value_enum, conflicts_with = "pd")]
-    pub router: Option<RouterArg>,
+    /// Routing policy, any name of `skua bench serving`'s catalog (e.g. round_robin,
+    /// least_outstanding, sglang_cache_aware, dynamo_kv, pd_static_1to1, skua, skua_pd, oracle);
+    /// it sets the instance roles and role controller too. Default least_outstanding.
+    #[arg(long, value_name = "POLICY", conflicts_with = "pd",
+          value_parser = crate::bench_serving::args::policy_name)]
+    pub router: Option<String>,
     /// Prefill whole prompts in prefill-only iterations (vLLM 0.2) instead of in chunks.
     #[arg(long)]
     pub no_chunked_prefill: bool,
@@ -695,9 +690,10 @@ pub struct SimRunArgs {
     /// Tokens per iteration (vLLM's max_num_batched_tokens; default 2048 with chunked prefill).
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(1..))]
     pub token_budget: Option<u32>,
-    /// Age of the scraped engine metrics the router sees, ms (0 = exact).
-    #[arg(long, default_value_t = 50.0, value_name = "MS", value_parser = non_negative_f64)]
-    pub staleness_ms: f64,
+    /// Age of the scraped engine metrics the router sees, ms (0 = exact). Default: the policy's
+    /// own (50 ms; 30 s for production_stack_loadaware).
+    #[arg(long, value_name = "MS", value_parser = non_negative_f64)]
+    pub staleness_ms: Option<f64>,
     /// Stop S seconds after the last arrival; what is still in flight counts as unfinished.
     #[arg(long, value_name = "S", value_parser = non_negative_f64)]
     pub time_limit: Option<f64>,

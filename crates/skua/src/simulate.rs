@@ -18,7 +18,6 @@ mod report;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use skua_serving::policy::StaticRoles;
 use skua_serving::profile;
 use skua_serving::sim::simulate;
 
@@ -56,7 +55,13 @@ pub fn run(a: &SimRunArgs, quiet: bool) -> Result<Outcome> {
         .map(|r| r.input_tokens)
         .max()
         .unwrap_or(0);
-    let mut cluster = cluster::build(a, loaded.kind, data, longest_prompt)?;
+    let mut cluster = cluster::build(
+        a,
+        loaded.kind,
+        data,
+        longest_prompt,
+        loaded.workload.block_tokens,
+    )?;
     stage(
         quiet,
         "simulate",
@@ -70,7 +75,7 @@ pub fn run(a: &SimRunArgs, quiet: bool) -> Result<Outcome> {
         &cluster.config,
         &loaded.workload,
         cluster.router.as_mut(),
-        &mut StaticRoles,
+        cluster.controller.as_mut(),
     )?;
     let secs = t1.elapsed().as_secs_f64();
     stage(

@@ -64,7 +64,7 @@ pub struct BenchServingArgs {
 }
 
 /// A name the policy catalog knows (else the catalog's own error, a usage error).
-fn policy_name(s: &str) -> Result<String, String> {
+pub(crate) fn policy_name(s: &str) -> Result<String, String> {
     let names = catalog::names();
     let name = s.trim();
     if names.contains(&name) {

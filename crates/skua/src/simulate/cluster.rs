@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use skua_serving::policy::{InstanceRole, LeastOutstanding, PdPair, RoundRobin, Router};
-use skua_serving::profile::{LatencyModel, ProfileSource, ProfileSpec, SplitwiseData};
+use skua_serving::policy::{
+    InstanceRole, PdPair, PolicyContext, RoleController, Router, StaticRoles, catalog,
+};
+use skua_serving::profile::{LatencyModel, ProfileSource, ProfileSpec, SloSpec, SplitwiseData};
 use skua_serving::sim::{EngineConfig, SimConfig};
 
 use super::input::Kind;
-use crate::cli::{RouterArg, SimRunArgs};
+use crate::cli::SimRunArgs;
 
 /// The protocol's default profile for long-prompt (Mooncake) traces.
 const LONG_PROMPT_PROFILE: &str = "llama2-70b:tp4@a100";
@@ -22,6 +24,8 @@ pub struct Cluster {
     pub config: SimConfig,
     /// The router.
     pub router: Box<dyn Router>,
+    /// The role controller (static roles unless the policy flips them).
+    pub controller: Box<dyn RoleController>,
     /// The engine profile every instance runs (SLOs are derived from it).
     pub model: Arc<dyn LatencyModel>,
     /// The description printed and written to JSON.
@@ -43,6 +47,8 @@ pub struct ClusterInfo {
     pub decode: Option<usize>,
     /// The router's name.
     pub router: String,
+    /// The role controller's name.
+    pub controller: String,
     /// Chunked prefill on.
     pub chunked_prefill: bool,
     /// Prefix cache on.
@@ -62,7 +68,13 @@ pub struct ClusterInfo {
 }
 
 /// Builds the cluster of `a` for a workload of `kind` whose longest prompt is `longest_prompt`.
-pub fn build(a: &SimRunArgs, kind: Kind, data: &Path, longest_prompt: u32) -> Result<Cluster> {
+pub fn build(
+    a: &SimRunArgs,
+    kind: Kind,
+    data: &Path,
+    longest_prompt: u32,
+    block_tokens: u32,
+) -> Result<Cluster> {
     let long_prompts = kind == Kind::Mooncake;
     let spec_text = a.profile.clone().unwrap_or_else(|| {
         if long_prompts {
@@ -89,21 +101,36 @@ pub fn build(a: &SimRunArgs, kind: Kind, data: &Path, longest_prompt: u32) -> Re
         }
         ProfileSource::DistServe | ProfileSource::Vllm => None,
     };
-    let (roles, router): (Vec<InstanceRole>, Box<dyn Router>) = match a.pd {
+    type Policy = (
+        Vec<InstanceRole>,
+        Box<dyn Router>,
+        Box<dyn RoleController>,
+        f64,
+    );
+    let (roles, router, controller, policy_staleness_s): Policy = match a.pd {
         Some((p, d)) => {
             let mut roles = vec![InstanceRole::Prefill; p];
             roles.extend(std::iter::repeat_n(InstanceRole::Decode, d));
-            (roles, Box::new(PdPair::new()))
+            (roles, Box::new(PdPair::new()), Box::new(StaticRoles), 0.05)
         }
         None => {
             let n = a
                 .instances
                 .map_or(if long_prompts { 16 } else { 8 }, |n| n as usize);
-            let router: Box<dyn Router> = match a.router.unwrap_or(RouterArg::LeastOutstanding) {
-                RouterArg::RoundRobin => Box::new(RoundRobin::new()),
-                RouterArg::LeastOutstanding => Box::new(LeastOutstanding::new()),
+            let name = a.router.as_deref().unwrap_or("least_outstanding");
+            let ctx = PolicyContext {
+                models: vec![Arc::clone(&model); n],
+                slo: SloSpec::default(),
+                block_tokens,
+                seed: 0,
             };
-            (vec![InstanceRole::Mixed; n], router)
+            let setup = catalog::build(name, &ctx).context("invalid --router")?;
+            (
+                setup.roles,
+                setup.router,
+                setup.controller,
+                setup.staleness_s,
+            )
         }
     };
     let mut config = SimConfig::homogeneous(roles.len(), InstanceRole::Mixed, Arc::clone(&model));
@@ -116,24 +143,29 @@ pub fn build(a: &SimRunArgs, kind: Kind, data: &Path, longest_prompt: u32) -> Re
         max_batched_tokens: a.token_budget,
         ..EngineConfig::default()
     };
-    config.staleness_s = a.staleness_ms / 1e3;
+    let staleness_ms = a.staleness_ms.unwrap_or(policy_staleness_s * 1e3);
+    config.staleness_s = staleness_ms / 1e3;
     config.time_limit_after_last_arrival_s = a.time_limit;
-    // Roles are fixed: `skua simulate run` evaluates routers, not role controllers.
-    config.controller_interval_s = None;
+    // The controller is asked every second only when the policy flips roles.
+    config.controller_interval_s = (controller.name() != StaticRoles.name()).then_some(1.0);
     config
         .validate()
         .context("the cluster configuration is not valid")?;
+    let count = |r| roles.iter().filter(|&&x| x == r).count();
+    let split = (count(InstanceRole::Mixed) == 0)
+        .then(|| (count(InstanceRole::Prefill), count(InstanceRole::Decode)));
     let info = ClusterInfo {
         profile: spec.to_string(),
         model: model.name().to_string(),
         instances: roles.len(),
-        prefill: a.pd.map(|(p, _)| p),
-        decode: a.pd.map(|(_, d)| d),
+        prefill: split.map(|(p, _)| p),
+        decode: split.map(|(_, d)| d),
         router: router.name().to_string(),
+        controller: controller.name().to_string(),
         chunked_prefill: config.engine.chunked_prefill,
         prefix_cache: config.engine.prefix_cache,
         token_budget: config.engine.token_budget(longest_prompt),
-        staleness_ms: a.staleness_ms,
+        staleness_ms,
         time_limit_s: a.time_limit,
         kv_capacity_tokens: model.kv_capacity_tokens(),
         kv_bytes_per_token: model.kv_bytes_per_token(),
@@ -142,6 +174,7 @@ pub fn build(a: &SimRunArgs, kind: Kind, data: &Path, longest_prompt: u32) -> Re
     Ok(Cluster {
         config,
         router,
+        controller,
         model,
         info,
     })

@@ -142,6 +142,45 @@ fn per_request_rows_agree_with_the_summary() {
 }
 
 #[test]
+fn a_catalog_policy_sets_roles_controller_and_staleness() {
+    let j = simulate_json(&[
+        "run", "--trace", "azure", "--take", "300", "--router", "skua_pd",
+    ]);
+    let prefill = j["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter(|i| i["role"] == "prefill")
+        .count();
+    // skua_pd starts at 1:1 on the 8 default instances (roles reported at the end may differ
+    // after flips, but the cluster line reports the starting split).
+    assert_eq!(num(&j, &["cluster", "prefill"]), 4.0);
+    assert_eq!(num(&j, &["cluster", "decode"]), 4.0);
+    assert!((1..=7).contains(&prefill), "{prefill}");
+    assert_eq!(j["cluster"]["router"], "skua_pd");
+    assert_eq!(j["cluster"]["controller"], "skua_flow");
+    assert_eq!(j["conservation"]["ok"], Value::Bool(true));
+    let pstack = simulate_json(&[
+        "run",
+        "--trace",
+        "azure",
+        "--take",
+        "100",
+        "--router",
+        "production_stack_loadaware",
+    ]);
+    assert_eq!(num(&pstack, &["cluster", "staleness_ms"]), 30_000.0);
+}
+
+#[test]
+fn an_unknown_policy_is_a_usage_error_that_lists_the_known_ones() {
+    let out = run(&["simulate", "run", "--trace", "azure", "--router", "bogus"]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{msg}");
+    assert!(msg.contains("bogus") && msg.contains("dynamo_kv"), "{msg}");
+}
+
+#[test]
 fn bad_pd_is_a_usage_error() {
     let out = run(&["simulate", "run", "--trace", "azure", "--pd", "0:x"]);
     let msg = text(&out);
