@@ -68,12 +68,14 @@ struct Choice {
     headroom: f64,
     /// Predicted TPOT before the measured correction, ms.
     raw_tpot_ms: f64,
+    /// Predicted TTFT before the measured correction, ms.
+    raw_ttft_ms: f64,
     prefill_ms: f64,
     cached: u32,
 }
 
-/// Weight of each finished request in the per-instance TPOT correction (≈ the last 20).
-const TPOT_CHECK_WEIGHT: f64 = 0.05;
+/// Weight of each measurement in the per-instance TTFT and TPOT corrections (≈ the last 20).
+const CHECK_WEIGHT: f64 = 0.05;
 
 /// Headroom (share of the SLO left) above which a placement counts as safe.
 const SAFE_HEADROOM: f64 = 0.25;
@@ -153,14 +155,15 @@ impl SkuaRouter {
         }
     }
 
-    /// TTFT headroom of prefilling `req` on `l`: (score, own prefill ms, cached tokens).
+    /// TTFT headroom of prefilling `req` on `l`: (headroom, own prefill ms, cached tokens,
+    /// uncorrected predicted TTFT ms).
     fn prefill_headroom(
         &self,
         l: &InstanceLoad,
         req: &Request,
         view: &ClusterView,
         dl: DecodeLoad,
-    ) -> (f64, f64, u32) {
+    ) -> (f64, f64, u32, f64) {
         let st = &self.insts[l.id];
         let prompt = req.input_tokens;
         let cached = (view.cached_prefix_tokens(l.id, req) as u32).min(prompt.saturating_sub(1));
@@ -170,9 +173,11 @@ impl SkuaRouter {
             (0, 0)
         };
         let own = st.prefill_ms(prompt - cached, cached, self.cfg.token_budget, batch, ctx);
-        let ttft = st.backlog_ms(view.now_s) + own;
+        let raw = st.backlog_ms(view.now_s) + own;
+        // Corrected by what this instance's first tokens measured against the prediction.
+        let ttft = raw * st.ttft_log_ratio.exp();
         let slo = self.cfg.slo.ttft_ms(st.model.as_ref(), prompt);
-        (1.0 - ttft / slo, own, cached)
+        (1.0 - ttft / slo, own, cached, raw)
     }
 
     /// TPOT headroom of decoding `req` (expected output `out`) on `l`, with `extra_ms` of delay
@@ -231,7 +236,7 @@ impl SkuaRouter {
             self.loads.push(dl);
         }
         let mut best_mixed: Option<Choice> = None;
-        let mut best_p: Option<(usize, f64, f64, u32, f64)> = None;
+        let mut best_p: Option<(usize, f64, f64, u32, f64, f64)> = None;
         let mut any_prefill = false;
         let mut any_decode = false;
         for l in view.instances.iter().filter(|l| l.accepting) {
@@ -241,10 +246,10 @@ impl SkuaRouter {
             let dl = self.loads[l.id];
             if l.role.can_prefill() {
                 any_prefill = true;
-                let (h, own, cached) = self.prefill_headroom(l, req, view, dl);
+                let (h, own, cached, raw_ttft_ms) = self.prefill_headroom(l, req, view, dl);
                 let key = combine(h, h, new_share(req, cached));
                 if best_p.is_none_or(|b| key > b.4) {
-                    best_p = Some((l.id, h, own, cached, key));
+                    best_p = Some((l.id, h, own, cached, key, raw_ttft_ms));
                 }
                 if l.role == InstanceRole::Mixed {
                     let (hd, raw_tpot_ms) = self.decode_headroom(l, req, out, now, dl, 0.0);
@@ -256,6 +261,7 @@ impl SkuaRouter {
                             score,
                             headroom: h.min(hd),
                             raw_tpot_ms,
+                            raw_ttft_ms,
                             prefill_ms: own,
                             cached,
                         });
@@ -269,7 +275,7 @@ impl SkuaRouter {
             .iter()
             .any(|l| l.accepting && l.role != InstanceRole::Mixed);
         let mut best = best_mixed;
-        if let Some((p, hp, own, cached, _)) = best_p
+        if let Some((p, hp, own, cached, _, raw_ttft_ms)) = best_p
             && (pairs_forced || self.cfg.disaggregate_gain.is_some())
         {
             let transfer = self.transfer_ms(p, req.input_tokens);
@@ -294,6 +300,7 @@ impl SkuaRouter {
                     score: combine(hp, hd, new_share(req, cached)),
                     headroom: hp.min(hd),
                     raw_tpot_ms,
+                    raw_ttft_ms,
                     prefill_ms: own,
                     cached,
                 };
@@ -354,6 +361,8 @@ impl Router for SkuaRouter {
                 first_token_s: None,
                 exact: self.oracle.then_some(req.output_tokens.max(1)),
                 raw_tpot_ms: choice.raw_tpot_ms,
+                raw_ttft_ms: choice.raw_ttft_ms,
+                routed_s: now,
             },
         );
         if let Some(log) = &self.demand
@@ -389,6 +398,15 @@ impl Router for SkuaRouter {
                 let delay = transfer.map_or(0.0, |(p, prompt)| self.transfer_ms(p, prompt) / 1e3);
                 if let Some(t) = self.tracked.get_mut(&id) {
                     t.first_token_s = Some(at_s + delay);
+                    // Check the TTFT prediction against what was measured.
+                    let measured = (at_s - t.routed_s) * 1000.0;
+                    if t.raw_ttft_ms > 0.0
+                        && measured > 0.0
+                        && let Some(st) = self.insts.get_mut(t.prefill)
+                    {
+                        let r = (measured / t.raw_ttft_ms).ln().clamp(-2.0, 2.0);
+                        st.ttft_log_ratio += CHECK_WEIGHT * (r - st.ttft_log_ratio);
+                    }
                 }
             }
             RequestEvent::Finished {
@@ -409,7 +427,7 @@ impl Router for SkuaRouter {
                     let measured = (at_s - ft) * 1000.0 / f64::from(output_tokens - 1);
                     if measured > 0.0 {
                         let r = (measured / t.raw_tpot_ms).ln().clamp(-2.0, 2.0);
-                        st.tpot_log_ratio += TPOT_CHECK_WEIGHT * (r - st.tpot_log_ratio);
+                        st.tpot_log_ratio += CHECK_WEIGHT * (r - st.tpot_log_ratio);
                     }
                 }
             }

@@ -28,6 +28,10 @@ pub(super) struct Tracked {
     pub exact: Option<u32>,
     /// The TPOT predicted when it was routed, before correction, ms.
     pub raw_tpot_ms: f64,
+    /// The TTFT predicted when it was routed, before correction, ms.
+    pub raw_ttft_ms: f64,
+    /// When it was routed, seconds.
+    pub routed_s: f64,
 }
 
 /// One instance's bookkeeping.
@@ -43,6 +47,8 @@ pub(super) struct InstState {
     /// Log of the ratio measured / predicted TPOT, averaged over recent finished requests (the
     /// router's check of its own model; predictions are multiplied by its exponential).
     pub tpot_log_ratio: f64,
+    /// The same check for TTFT, from the first tokens of the prompts prefilled here.
+    pub ttft_log_ratio: f64,
     /// Exponentially decayed prefill work routed here, ms (÷ τ = ms of prefill per second).
     demand_ms: f64,
     demand_at_s: f64,
@@ -56,6 +62,7 @@ impl InstState {
             prefill_free_s: f64::NEG_INFINITY,
             members: Vec::new(),
             tpot_log_ratio: 0.0,
+            ttft_log_ratio: 0.0,
             demand_ms: 0.0,
             demand_at_s: 0.0,
         }
