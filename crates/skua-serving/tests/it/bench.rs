@@ -269,3 +269,56 @@ fn unknown_policies_fail_with_the_catalogs_error_before_anything_runs() {
         );
     }
 }
+
+/// `n` requests at `rate` req/s with the tiny workload's lengths.
+fn poisson(n: usize, rate: f64, seed: u64) -> Workload {
+    synthetic(
+        n,
+        rate,
+        seed,
+        LengthDist::log_normal(300.0, 0.5).capped(2000),
+        LengthDist::log_normal(30.0, 0.5).capped(200),
+    )
+    .expect("valid workload")
+}
+
+#[test]
+fn under_extreme_overload_skua_refuses_early_and_the_admitted_keep_their_ttft_slo() {
+    // Far beyond what two toy instances serve: queues grow without bound for FCFS routers.
+    let w = poisson(3000, 400.0, 7);
+    let skua = evaluate(&w, &plan(), "skua", 1.0).expect("runs");
+    let lor = evaluate(&w, &plan(), LOR, 1.0).expect("runs");
+    assert!(skua.rejected > 0, "nothing refused");
+    assert_eq!(
+        skua.rejected_by_reason.get("overloaded").copied(),
+        Some(skua.rejected),
+        "{:?}",
+        skua.rejected_by_reason
+    );
+    let p99 = skua.ttft_over_slo.expect("some finished").p99;
+    assert!(p99 <= 1.0, "admitted p99 TTFT is {p99:.2} × its SLO");
+    let lor_p99 = lor.ttft_over_slo.expect("some finished").p99;
+    assert!(lor_p99 > 1.0 && lor.rejected == 0, "{lor_p99}");
+    assert!(
+        skua.attainment > lor.attainment,
+        "{} vs {}",
+        skua.attainment,
+        lor.attainment
+    );
+    // The ablation without admission control admits everything.
+    let plain = evaluate(&w, &plan(), "skua_no_admission", 1.0).expect("runs");
+    assert_eq!(plain.rejected, 0);
+}
+
+#[test]
+fn skua_policies_are_deterministic_per_seed() {
+    let w = poisson(600, 30.0, 3);
+    for name in ["skua", "skua_pd", "oracle"] {
+        let a = evaluate(&w, &plan(), name, 2.0).expect("runs");
+        let b = evaluate(&w, &plan(), name, 2.0).expect("runs");
+        assert_eq!(a.attained, b.attained, "{name}");
+        assert_eq!(a.rejected, b.rejected, "{name}");
+        assert_eq!(a.makespan_s.to_bits(), b.makespan_s.to_bits(), "{name}");
+        assert_eq!(a.role_flips, b.role_flips, "{name}");
+    }
+}
