@@ -27,6 +27,13 @@ pub fn is_tuning_run(runs: &[MeasuredRun], index: usize) -> bool {
         .is_some_and(|p| p % 2 == 0)
 }
 
+/// The per-sequence overhead's grids: 0.1 to 1 ms in 0.1 ms steps, then 0.05 ms around the best.
+const PER_SEQ_COARSE_MS: f64 = 0.1;
+const PER_SEQ_FINE_MS: f64 = 0.05;
+/// Least improvement of the tuning runs' median |TPOT p50 error| (a share) that keeps the
+/// per-sequence overhead.
+const PER_SEQ_MIN_GAIN: f64 = 0.02;
+
 /// Fits the calibration on the tuning runs below the knee (see [`is_tuning_run`]), per engine:
 /// the decode factor that minimises the median |TPOT p50 error|, then the prefill factor that
 /// minimises the median |TTFT p50 error|, each on a grid of 0.02 steps.
@@ -71,28 +78,63 @@ pub fn calibrate(runs: &[MeasuredRun], base: &ReplayConfig) -> Result<Calibratio
             }
             Ok(Percentiles::of(errs).map_or(f64::INFINITY, |p| p.p50))
         };
-        let mut best = (f64::INFINITY, 1.0);
-        for k in 0..=40 {
-            let d = 0.8 + 0.02 * f64::from(k);
-            let mut c = cal;
-            set(
-                &mut c,
-                Scales {
-                    prefill: 1.0,
-                    decode: d,
-                },
-            );
-            let e = score(c, true)?;
-            if e < best.0 - 1e-12 {
-                best = (e, d);
-            }
-        }
+        // Decode: the factor alone, then with a per-sequence overhead (it grows with the batch,
+        // so it is what a load-dependent TPOT error calls for): a coarse grid, then a finer one
+        // around its best. The overhead is a second parameter: it is kept only when it improves
+        // the tuning runs' median error by PER_SEQ_MIN_GAIN.
+        let fit =
+            |grid: &mut dyn Iterator<Item = (f64, f64)>| -> Result<(f64, f64, f64), FidelityError> {
+                let mut best = (f64::INFINITY, 1.0, 0.0);
+                for (d, s) in grid {
+                    let mut c = cal;
+                    set(
+                        &mut c,
+                        Scales {
+                            prefill: 1.0,
+                            decode: d,
+                            per_sequence_ms: s,
+                        },
+                    );
+                    let e = score(c, true)?;
+                    if e < best.0 - 1e-12 {
+                        best = (e, d, s);
+                    }
+                }
+                Ok(best)
+            };
+        let factor = |k: i32, step: f64| 0.8 + step * f64::from(k);
+        let without = fit(&mut (0..=40).map(|k| (factor(k, 0.02), 0.0)))?;
+        let coarse = fit(&mut (1..=10).flat_map(|j| {
+            (0..=20).map(move |k| (factor(k, 0.04), PER_SEQ_COARSE_MS * f64::from(j)))
+        }))?;
+        let fine = fit(&mut (-1..=1).flat_map(|j| {
+            (-2..=2).map(move |k| {
+                (
+                    coarse.1 + 0.02 * f64::from(k),
+                    (coarse.2 + PER_SEQ_FINE_MS * f64::from(j)).max(PER_SEQ_FINE_MS),
+                )
+            })
+        }))?;
+        let with = if fine.0 <= coarse.0 { fine } else { coarse };
+        let best = if without.0 - with.0 >= PER_SEQ_MIN_GAIN {
+            with
+        } else {
+            without
+        };
+        let per_sequence_ms = best.2;
         let decode = best.1;
         let mut best = (f64::INFINITY, 1.0);
         for k in 0..=30 {
             let p = 0.7 + 0.02 * f64::from(k);
             let mut c = cal;
-            set(&mut c, Scales { prefill: p, decode });
+            set(
+                &mut c,
+                Scales {
+                    prefill: p,
+                    decode,
+                    per_sequence_ms,
+                },
+            );
             let e = score(c, false)?;
             if e < best.0 - 1e-12 {
                 best = (e, p);
@@ -103,6 +145,7 @@ pub fn calibrate(runs: &[MeasuredRun], base: &ReplayConfig) -> Result<Calibratio
             Scales {
                 prefill: best.1,
                 decode,
+                per_sequence_ms,
             },
         );
     }

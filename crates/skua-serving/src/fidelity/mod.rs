@@ -156,6 +156,8 @@ pub struct Scales {
     pub prefill: f64,
     /// Factor on decode iterations.
     pub decode: f64,
+    /// Milliseconds per scheduled sequence per iteration (the engine's per-sequence CPU work).
+    pub per_sequence_ms: f64,
 }
 
 impl Default for Scales {
@@ -163,6 +165,7 @@ impl Default for Scales {
         Scales {
             prefill: 1.0,
             decode: 1.0,
+            per_sequence_ms: 0.0,
         }
     }
 }
@@ -275,11 +278,10 @@ fn profile(
                 .map_err(|e| bad(format!("{e}")))?,
         );
     }
-    Ok(Arc::new(Calibrated::new(
-        model,
-        scales.prefill,
-        scales.decode,
-    )))
+    Ok(Arc::new(
+        Calibrated::new(model, scales.prefill, scales.decode)
+            .with_per_sequence_ms(scales.per_sequence_ms),
+    ))
 }
 
 /// The simulated cluster and router of a system.

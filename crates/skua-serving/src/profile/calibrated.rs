@@ -14,6 +14,7 @@ pub struct Calibrated {
     inner: Arc<dyn LatencyModel>,
     prefill_scale: f64,
     decode_scale: f64,
+    per_sequence_ms: f64,
     name: String,
 }
 
@@ -27,8 +28,25 @@ impl Calibrated {
             inner,
             prefill_scale,
             decode_scale,
+            per_sequence_ms: 0.0,
             name,
         }
+    }
+
+    /// Also charges `ms` per sequence in every iteration (the engine's per-sequence CPU work:
+    /// scheduling, sampling, detokenising; vLLM 0.2 does it in Python). Negative or non-finite
+    /// values are taken as 0.
+    pub fn with_per_sequence_ms(mut self, ms: f64) -> Self {
+        self.per_sequence_ms = if ms.is_finite() && ms > 0.0 { ms } else { 0.0 };
+        if self.per_sequence_ms > 0.0 {
+            self.name = format!("{}+{:.2}ms/seq", self.name, self.per_sequence_ms);
+        }
+        self
+    }
+
+    /// The per-sequence overhead, ms.
+    pub fn per_sequence_ms(&self) -> f64 {
+        self.per_sequence_ms
     }
 
     /// The prefill factor.
@@ -48,6 +66,21 @@ impl LatencyModel for Calibrated {
     }
 
     fn iteration_ms(&self, it: &Iteration) -> f64 {
+        let seqs = it.prefill.len() as f64 + f64::from(it.decode_batch);
+        self.scaled_ms(it) + self.per_sequence_ms * seqs
+    }
+
+    fn kv_capacity_tokens(&self) -> u64 {
+        self.inner.kv_capacity_tokens()
+    }
+
+    fn kv_bytes_per_token(&self) -> u64 {
+        self.inner.kv_bytes_per_token()
+    }
+}
+
+impl Calibrated {
+    fn scaled_ms(&self, it: &Iteration) -> f64 {
         let whole = self.inner.iteration_ms(it);
         match (it.prefill.is_empty(), it.decode_batch == 0) {
             (true, true) => whole,
@@ -65,14 +98,6 @@ impl LatencyModel for Calibrated {
                 whole + (self.prefill_scale - 1.0) * prefill + (self.decode_scale - 1.0) * decode
             }
         }
-    }
-
-    fn kv_capacity_tokens(&self) -> u64 {
-        self.inner.kv_capacity_tokens()
-    }
-
-    fn kv_bytes_per_token(&self) -> u64 {
-        self.inner.kv_bytes_per_token()
     }
 }
 
@@ -135,5 +160,29 @@ mod tests {
         assert_eq!((c.kv_capacity_tokens(), c.kv_bytes_per_token()), (1000, 7));
         let same = Calibrated::new(Arc::new(Linear), f64::NAN, -1.0);
         assert_eq!(same.iteration_ms(&mixed), 120.0);
+    }
+
+    #[test]
+    fn the_per_sequence_overhead_is_charged_per_scheduled_sequence() {
+        let c = Calibrated::new(Arc::new(Linear), 1.0, 1.0).with_per_sequence_ms(0.25);
+        assert_eq!(c.per_sequence_ms(), 0.25);
+        assert!(c.name().ends_with("+0.25ms/seq"), "{}", c.name());
+        // Decode of 8 sequences: 5 + 16 ms, plus 8 × 0.25.
+        let decode = Iteration {
+            prefill: Vec::new(),
+            decode_batch: 8,
+            decode_context: 100,
+        };
+        assert!((c.iteration_ms(&decode) - 23.0).abs() < 1e-9);
+        // Two prompts and 4 decodes: 6 sequences.
+        let mixed = Iteration {
+            prefill: vec![(10, 0), (20, 0)],
+            decode_batch: 4,
+            decode_context: 100,
+        };
+        let plain = Linear.iteration_ms(&mixed);
+        assert!((c.iteration_ms(&mixed) - plain - 1.5).abs() < 1e-9);
+        let none = Calibrated::new(Arc::new(Linear), 1.0, 1.0).with_per_sequence_ms(-3.0);
+        assert_eq!(none.per_sequence_ms(), 0.0);
     }
 }

@@ -152,6 +152,7 @@ struct CalibrationRow {
 struct ScalesRow {
     prefill: f64,
     decode: f64,
+    per_sequence_ms: f64,
 }
 
 impl From<Scales> for ScalesRow {
@@ -159,6 +160,7 @@ impl From<Scales> for ScalesRow {
         ScalesRow {
             prefill: s.prefill,
             decode: s.decode,
+            per_sequence_ms: s.per_sequence_ms,
         }
     }
 }
@@ -359,9 +361,14 @@ fn render(r: &Report) -> String {
     let c = &r.calibration;
     out.push_str(&if c.calibrated {
         format!(
-            "calibration (fitted on the tuning runs below the knee): vLLM prefill × {:.2}, decode × {:.2}; \
-             DistServe prefill × {:.2}, decode × {:.2}\n\n",
-            c.vllm.prefill, c.vllm.decode, c.distserve.prefill, c.distserve.decode
+            "calibration (fitted on the tuning runs below the knee): vLLM prefill × {:.2}, decode × {:.2}, \
+             {:.2} ms per sequence; DistServe prefill × {:.2}, decode × {:.2}, {:.2} ms per sequence\n\n",
+            c.vllm.prefill,
+            c.vllm.decode,
+            c.vllm.per_sequence_ms,
+            c.distserve.prefill,
+            c.distserve.decode,
+            c.distserve.per_sequence_ms
         )
     } else {
         "calibration: none (--uncalibrated: the published profiles as they are)\n\n".to_string()
