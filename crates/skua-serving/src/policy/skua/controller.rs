@@ -37,9 +37,9 @@ impl Default for FlowConfig {
         Self {
             slo: SloSpec::default(),
             lead_ticks: 10,
-            patience_ticks: 3,
-            cooldown_s: 5.0,
-            band: 0.25,
+            patience_ticks: 5,
+            cooldown_s: 20.0,
+            band: 0.5,
         }
     }
 }
