@@ -10,7 +10,7 @@
 //! file and line); a broken conservation invariant is an error (1, after the results are
 //! printed, with every violation).
 
-mod cluster;
+pub(crate) mod cluster;
 mod fidelity;
 mod input;
 mod report;

@@ -2,12 +2,11 @@
 //! clusters, sliced as asked, and FlowKV's scenarios sized for those clusters.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 use skua_serving::bench::{BenchTrace, ClusterPlan, flowkv_imbalance, flowkv_overload};
-use skua_serving::profile::{LatencyModel, ProfileSource, ProfileSpec, SplitwiseData};
+use skua_serving::profile::ProfileSpec;
 use skua_serving::workload::{
     LoadReport, Scenario, Workload, WorkloadError, load_azure, load_mooncake,
 };
@@ -323,21 +322,7 @@ fn cluster(
     let spec: ProfileSpec = spec_text
         .parse()
         .with_context(|| format!("invalid profile {spec_text}"))?;
-    let model: Arc<dyn LatencyModel> = Arc::from(spec.build(data).with_context(|| {
-        format!(
-            "cannot build the profile {spec} from {}",
-            data.join(spec.source.relative_path()).display()
-        )
-    })?);
-    let max_measured_prompt = match spec.source {
-        ProfileSource::Splitwise => {
-            let fit = SplitwiseData::load(data.join(spec.source.relative_path()))
-                .and_then(|d| d.fit(spec.model, spec.gpu, spec.tp))
-                .with_context(|| format!("cannot fit the profile {spec}"))?;
-            Some(fit.max_measured_prompt())
-        }
-        ProfileSource::DistServe | ProfileSource::Vllm => None,
-    };
+    let (model, max_measured_prompt) = crate::simulate::cluster::build_profile(&spec, data)?;
     if n == 0 {
         bail!("a cluster needs at least one instance");
     }

@@ -67,6 +67,30 @@ pub struct ClusterInfo {
     pub max_measured_prompt: Option<u32>,
 }
 
+/// Builds profile `spec` from the serving data folder, with the longest prompt its source
+/// measured when it extrapolates beyond it (SplitwiseSim fits).
+pub(crate) fn build_profile(
+    spec: &ProfileSpec,
+    data: &Path,
+) -> Result<(Arc<dyn LatencyModel>, Option<u32>)> {
+    let model: Arc<dyn LatencyModel> = Arc::from(spec.build(data).with_context(|| {
+        format!(
+            "cannot build the profile {spec} from {}",
+            data.join(spec.source.relative_path()).display()
+        )
+    })?);
+    let max_measured_prompt = match spec.source {
+        ProfileSource::Splitwise => {
+            let fit = SplitwiseData::load(data.join(spec.source.relative_path()))
+                .and_then(|d| d.fit(spec.model, spec.gpu, spec.tp))
+                .with_context(|| format!("cannot fit the profile {spec}"))?;
+            Some(fit.max_measured_prompt())
+        }
+        ProfileSource::DistServe | ProfileSource::Vllm => None,
+    };
+    Ok((model, max_measured_prompt))
+}
+
 /// Builds the cluster of `a` for a workload of `kind` whose longest prompt is `longest_prompt`.
 pub fn build(
     a: &SimRunArgs,
@@ -86,21 +110,7 @@ pub fn build(
     let spec: ProfileSpec = spec_text
         .parse()
         .context("invalid --profile (list them with `skua simulate profiles`)")?;
-    let model: Arc<dyn LatencyModel> = Arc::from(spec.build(data).with_context(|| {
-        format!(
-            "cannot build the profile {spec} from {}",
-            data.join(spec.source.relative_path()).display()
-        )
-    })?);
-    let max_measured_prompt = match spec.source {
-        ProfileSource::Splitwise => {
-            let fit = SplitwiseData::load(data.join(spec.source.relative_path()))
-                .and_then(|d| d.fit(spec.model, spec.gpu, spec.tp))
-                .with_context(|| format!("cannot fit the profile {spec}"))?;
-            Some(fit.max_measured_prompt())
-        }
-        ProfileSource::DistServe | ProfileSource::Vllm => None,
-    };
+    let (model, max_measured_prompt) = build_profile(&spec, data)?;
     type Policy = (
         Vec<InstanceRole>,
         Box<dyn Router>,
