@@ -1,0 +1,59 @@
+//! Readers and writers of expert-load statistics and placements.
+
+pub mod golden;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::MoeError;
+
+/// Opens a file for reading, decompressing gzip when the file starts with gzip's magic bytes.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>, MoeError> {
+    let io = |source| MoeError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let magic = file.fill_buf().map_err(io)?;
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            file,
+        ))))
+    } else {
+        Ok(Box::new(file))
+    }
+}
+
+/// Reads a whole (possibly gzipped) file as UTF-8 text.
+pub fn read_text(path: &Path) -> Result<String, MoeError> {
+    let mut s = String::new();
+    open(path)?
+        .read_to_string(&mut s)
+        .map_err(|source| MoeError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(s)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MoeError> {
+    let io = |source| MoeError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}

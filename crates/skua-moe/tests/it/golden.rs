@@ -1,0 +1,72 @@
+use skua_moe::io::golden::read_golden;
+use skua_moe::plan::eplb::{EplbGreedy, EplbMode};
+use skua_moe::plan::{PlanRequest, Planner};
+
+use crate::moe_data;
+
+#[test]
+fn eplb_greedy_matches_the_published_example_exactly() {
+    let case = read_golden(&moe_data("eplb_golden/readme_example.json.gz")).unwrap();
+    let req = PlanRequest::new(&case.topology, &case.weight, case.groups);
+    let got = EplbGreedy {
+        mode: EplbMode::Auto,
+    }
+    .plan(&req)
+    .unwrap();
+    assert_eq!(got.phy2log(), case.placement.phy2log());
+    for l in 0..got.layers() {
+        assert_eq!(got.logcnt(l), case.logcnt[l]);
+    }
+}
+
+#[test]
+fn eplb_greedy_reaches_the_reference_max_gpu_load_on_every_golden_file() {
+    let dir = moe_data("eplb_golden");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 8,
+        "expected the 8 golden files in {}",
+        dir.display()
+    );
+    for f in files {
+        let case = read_golden(&f).unwrap();
+        let req = PlanRequest::new(&case.topology, &case.weight, case.groups);
+        let got = EplbGreedy {
+            mode: EplbMode::Auto,
+        }
+        .plan(&req)
+        .unwrap();
+        let mut worse = Vec::new();
+        for l in 0..case.weight.layers() {
+            let ours = max(&got.gpu_loads(&case.topology, l, case.weight.layer(l)));
+            let theirs = max(&case
+                .placement
+                .gpu_loads(&case.topology, l, case.weight.layer(l)));
+            if ours > theirs * (1.0 + 1e-6) {
+                worse.push((l, ours, theirs));
+            }
+        }
+        let same = (0..got.layers())
+            .filter(|&l| got.layer(l) == case.placement.layer(l))
+            .count();
+        eprintln!(
+            "{}: {same}/{} layers identical, {} worse",
+            case.name,
+            got.layers(),
+            worse.len()
+        );
+        assert!(
+            worse.is_empty(),
+            "{}: layers worse than EPLB: {worse:?}",
+            case.name
+        );
+    }
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
