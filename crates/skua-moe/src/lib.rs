@@ -6,10 +6,12 @@
 //! [`plan::Planner`] → [`Placement`] → evaluation and `io` writers.
 
 pub mod coact;
+pub mod eval;
 pub mod io;
 pub mod load;
 pub mod placement;
 pub mod plan;
+pub mod route;
 pub mod topology;
 
 pub use coact::Coactivation;

@@ -116,23 +116,44 @@ pub(crate) fn balanced_packing(weights: &[f32], packs: usize) -> (Vec<usize>, Ve
     }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]));
-    let mut pack_w = vec![0f32; packs];
+    // Lightest pack with room first, lowest index on ties: a min-heap of (weight, pack); a full
+    // pack leaves the heap.
+    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF32, usize)>> = (0..packs)
+        .map(|p| std::cmp::Reverse((OrdF32(0.0), p)))
+        .collect();
     let mut pack_n = vec![0usize; packs];
     let mut pack = vec![0; n];
     let mut rank = vec![0; n];
     for i in order {
-        let mut best = usize::MAX;
-        for p in 0..packs {
-            if pack_n[p] < per_pack && (best == usize::MAX || pack_w[p] < pack_w[best]) {
-                best = p;
-            }
-        }
+        let Some(std::cmp::Reverse((OrdF32(w), best))) = heap.pop() else {
+            break;
+        };
         pack[i] = best;
         rank[i] = pack_n[best];
-        pack_w[best] += weights[i];
         pack_n[best] += 1;
+        if pack_n[best] < per_pack {
+            heap.push(std::cmp::Reverse((OrdF32(w + weights[i]), best)));
+        }
     }
     (pack, rank)
+}
+
+/// An `f32` with a total order (for the packing heap).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF32(f32);
+
+impl Eq for OrdF32 {}
+
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
 }
 
 /// Replicates logical experts into `slots` physical ones: (slot → expert, replica counts).

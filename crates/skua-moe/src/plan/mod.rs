@@ -1,10 +1,12 @@
 //! Placement planners behind one trait: the EPLB-equivalent greedy and skua's planner.
 
 pub mod eplb;
+mod search;
+pub mod skua;
 
 use crate::MoeError;
 use crate::coact::Coactivation;
-use crate::load::ExpertLoad;
+use crate::load::{ExpertLoad, TokenTrace};
 use crate::placement::Placement;
 use crate::topology::Topology;
 
@@ -22,6 +24,9 @@ pub struct PlanRequest<'a> {
     pub futures: &'a [ExpertLoad],
     /// Co-activation from per-token traces, for locality.
     pub coactivation: Option<&'a Coactivation>,
+    /// Recent per-token routing (same layers and experts as `load`), for locality: a planner may
+    /// route a sample of these tokens through candidate placements.
+    pub tokens: Option<&'a TokenTrace>,
     /// The placement now in service, for incremental re-planning.
     pub current: Option<&'a Placement>,
     /// At most this many slots per layer may receive new weights (needs `current`).
@@ -37,6 +42,7 @@ impl<'a> PlanRequest<'a> {
             groups,
             futures: &[],
             coactivation: None,
+            tokens: None,
             current: None,
             move_budget: None,
         }

@@ -1,0 +1,371 @@
+//! Local search on one layer's placement under EPLB's load model (each replica carries its
+//! expert's load divided by its replica count), against one or several load scenarios.
+//!
+//! Objective: the mean over scenarios of `max GPU load / mean GPU load` (so each scenario weighs
+//! the same). Moves, best improvement first, always from a GPU that is the hottest in some
+//! scenario: **swap** two slots on different GPUs, or **retarget** a slot from an expert with
+//! spare replicas to another expert (changing both experts' replica counts). No move ever puts two
+//! replicas of one expert on one GPU. With a move budget, a move is taken only while the slots
+//! that differ from the starting placement stay within the budget.
+
+use crate::topology::Topology;
+
+/// Which moves may cross node boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Any two GPUs.
+    Cluster,
+    /// Only GPUs of the same node (keeps each node's experts as they are).
+    Node,
+}
+
+pub(crate) struct Search<'a> {
+    topo: &'a Topology,
+    /// Scenario loads, each `experts` long.
+    scen: Vec<Vec<f64>>,
+    /// Per scenario, 1 / mean GPU load.
+    inv_mean: Vec<f64>,
+    pub(crate) slots: Vec<usize>,
+    start: Vec<usize>,
+    cnt: Vec<usize>,
+    /// `scenario × gpus`.
+    gpu: Vec<Vec<f64>>,
+    scope: Scope,
+    budget: Option<usize>,
+    moved: usize,
+}
+
+/// Top three GPUs of one scenario: (load, gpu), descending.
+type Top3 = [(f64, usize); 3];
+
+impl<'a> Search<'a> {
+    pub(crate) fn new(
+        topo: &'a Topology,
+        scen: Vec<Vec<f64>>,
+        slots: Vec<usize>,
+        scope: Scope,
+        budget: Option<usize>,
+    ) -> Self {
+        let experts = scen[0].len();
+        let mut cnt = vec![0; experts];
+        for &e in &slots {
+            cnt[e] += 1;
+        }
+        let inv_mean = scen
+            .iter()
+            .map(|w| {
+                let t: f64 = w.iter().sum();
+                if t > 0.0 { topo.gpus() as f64 / t } else { 0.0 }
+            })
+            .collect();
+        let mut s = Self {
+            topo,
+            gpu: vec![vec![0.0; topo.gpus()]; scen.len()],
+            scen,
+            inv_mean,
+            start: slots.clone(),
+            slots,
+            cnt,
+            scope,
+            budget,
+            moved: 0,
+        };
+        s.recompute();
+        s
+    }
+
+    fn recompute(&mut self) {
+        for (si, w) in self.scen.iter().enumerate() {
+            let g = &mut self.gpu[si];
+            g.iter_mut().for_each(|x| *x = 0.0);
+            for (p, &e) in self.slots.iter().enumerate() {
+                g[self.topo.gpu_of_slot(p)] += w[e] / self.cnt[e] as f64;
+            }
+        }
+    }
+
+    /// The objective (mean over scenarios of max / mean GPU load).
+    pub(crate) fn objective(&self) -> f64 {
+        let n = self.scen.len() as f64;
+        self.gpu
+            .iter()
+            .zip(&self.inv_mean)
+            .map(|(g, im)| g.iter().copied().fold(0.0, f64::max) * im)
+            .sum::<f64>()
+            / n
+    }
+
+    fn top3(&self) -> Vec<Top3> {
+        self.gpu
+            .iter()
+            .map(|g| {
+                let mut t = [(f64::NEG_INFINITY, usize::MAX); 3];
+                for (i, &x) in g.iter().enumerate() {
+                    if x > t[0].0 {
+                        t = [(x, i), t[0], t[1]];
+                    } else if x > t[1].0 {
+                        t = [t[0], (x, i), t[1]];
+                    } else if x > t[2].0 {
+                        t[2] = (x, i);
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
+    fn on_gpu(&self, g: usize, e: usize) -> bool {
+        self.topo.slots_of_gpu(g).any(|p| self.slots[p] == e)
+    }
+
+    fn moved_if(&self, changes: &[(usize, usize)]) -> usize {
+        let mut m = self.moved;
+        for &(p, e) in changes {
+            let before = self.slots[p] != self.start[p];
+            let after = e != self.start[p];
+            m = m + usize::from(after) - usize::from(before);
+        }
+        m
+    }
+
+    /// Removes same-GPU duplicates (e.g. from an EPLB start) with the cheapest swaps.
+    pub(crate) fn repair_duplicates(&mut self) {
+        for g in 0..self.topo.gpus() {
+            let range = self.topo.slots_of_gpu(g);
+            for p in range.clone() {
+                let e = self.slots[p];
+                if !range.clone().any(|q| q < p && self.slots[q] == e) {
+                    continue;
+                }
+                let mut best: Option<(f64, usize)> = None;
+                for q in 0..self.slots.len() {
+                    let gq = self.topo.gpu_of_slot(q);
+                    let f = self.slots[q];
+                    if gq == g || f == e || self.on_gpu(g, f) || self.on_gpu(gq, e) {
+                        continue;
+                    }
+                    let v = self.swap_value(p, q, &self.top3());
+                    if best.is_none_or(|(b, _)| v < b) {
+                        best = Some((v, q));
+                    }
+                }
+                let mut change = best.map(|(v, q)| (v, vec![(p, self.slots[q]), (q, e)]));
+                // Or give the duplicate slot to another expert (fewer replicas of `e`).
+                for b in 0..self.cnt.len() {
+                    if b != e && !self.on_gpu(g, b) {
+                        let v = self.retarget_value(p, b);
+                        if change.as_ref().is_none_or(|(c, _)| v < *c) {
+                            change = Some((v, vec![(p, b)]));
+                        }
+                    }
+                }
+                if let Some((_, ch)) = change {
+                    self.apply(&ch);
+                }
+            }
+        }
+    }
+
+    fn swap_value(&self, p: usize, q: usize, top: &[Top3]) -> f64 {
+        let (gp, gq) = (self.topo.gpu_of_slot(p), self.topo.gpu_of_slot(q));
+        let (a, b) = (self.slots[p], self.slots[q]);
+        let mut total = 0.0;
+        for (si, w) in self.scen.iter().enumerate() {
+            let d = w[b] / self.cnt[b] as f64 - w[a] / self.cnt[a] as f64;
+            let (lp, lq) = (self.gpu[si][gp] + d, self.gpu[si][gq] - d);
+            let rest = top[si]
+                .iter()
+                .find(|(_, g)| *g != gp && *g != gq)
+                .map_or(0.0, |t| t.0);
+            total += lp.max(lq).max(rest) * self.inv_mean[si];
+        }
+        total / self.scen.len() as f64
+    }
+
+    fn retarget_value(&self, p: usize, b: usize) -> f64 {
+        let a = self.slots[p];
+        let (ca, cb) = (self.cnt[a] as f64, self.cnt[b] as f64);
+        let mut total = 0.0;
+        for (si, w) in self.scen.iter().enumerate() {
+            let mut g = self.gpu[si].clone();
+            for (q, &e) in self.slots.iter().enumerate() {
+                let gq = self.topo.gpu_of_slot(q);
+                if q == p {
+                    g[gq] += w[b] / (cb + 1.0) - w[a] / ca;
+                } else if e == a {
+                    g[gq] += w[a] / (ca - 1.0) - w[a] / ca;
+                } else if e == b {
+                    g[gq] += w[b] / (cb + 1.0) - w[b] / cb;
+                }
+            }
+            total += g.iter().copied().fold(0.0, f64::max) * self.inv_mean[si];
+        }
+        total / self.scen.len() as f64
+    }
+
+    fn apply(&mut self, changes: &[(usize, usize)]) {
+        self.moved = self.moved_if(changes);
+        for &(p, e) in changes {
+            self.cnt[self.slots[p]] -= 1;
+            self.cnt[e] += 1;
+            self.slots[p] = e;
+        }
+        self.recompute();
+    }
+
+    /// Runs best-improvement moves until none improves or `max_moves` were taken.
+    pub(crate) fn run(&mut self, max_moves: usize, retarget_candidates: usize) {
+        let gpus = self.topo.gpus();
+        for _ in 0..max_moves {
+            let cur = self.objective();
+            let top = self.top3();
+            let mut hot: Vec<usize> = top.iter().map(|t| t[0].1).collect();
+            hot.sort_unstable();
+            hot.dedup();
+            let mut best: Option<(f64, Vec<(usize, usize)>)> = None;
+            let consider =
+                |v: f64, ch: Vec<(usize, usize)>, best: &mut Option<(f64, Vec<(usize, usize)>)>| {
+                    if v < cur - 1e-12 && best.as_ref().is_none_or(|(b, _)| v < *b) {
+                        *best = Some((v, ch));
+                    }
+                };
+            for &g1 in &hot {
+                let node = self.topo.node_of_gpu(g1);
+                for p in self.topo.slots_of_gpu(g1) {
+                    let a = self.slots[p];
+                    for g2 in 0..gpus {
+                        if g2 == g1
+                            || (self.scope == Scope::Node && self.topo.node_of_gpu(g2) != node)
+                        {
+                            continue;
+                        }
+                        if self.on_gpu(g2, a) {
+                            continue;
+                        }
+                        for q in self.topo.slots_of_gpu(g2) {
+                            let b = self.slots[q];
+                            if self.on_gpu(g1, b) {
+                                continue;
+                            }
+                            let ch = vec![(p, b), (q, a)];
+                            if self.budget.is_some_and(|bud| self.moved_if(&ch) > bud) {
+                                continue;
+                            }
+                            consider(self.swap_value(p, q, &top), ch, &mut best);
+                        }
+                    }
+                }
+            }
+            if retarget_candidates > 0 && self.scope == Scope::Cluster {
+                // Experts with the highest load per replica are the ones another replica helps.
+                let mut order: Vec<usize> = (0..self.cnt.len())
+                    .filter(|&e| self.cnt[e] < gpus)
+                    .collect();
+                let per =
+                    |e: usize| self.scen.iter().map(|w| w[e]).sum::<f64>() / self.cnt[e] as f64;
+                order.sort_by(|&x, &y| per(y).total_cmp(&per(x)));
+                order.truncate(retarget_candidates);
+                for &g1 in &hot {
+                    for p in self.topo.slots_of_gpu(g1) {
+                        if self.cnt[self.slots[p]] < 2 {
+                            continue;
+                        }
+                        for &b in &order {
+                            if b == self.slots[p] || self.on_gpu(g1, b) {
+                                continue;
+                            }
+                            let ch = vec![(p, b)];
+                            if self.budget.is_some_and(|bud| self.moved_if(&ch) > bud) {
+                                continue;
+                            }
+                            consider(self.retarget_value(p, b), ch, &mut best);
+                        }
+                    }
+                }
+            }
+            if retarget_candidates > 0 && self.scope == Scope::Cluster {
+                // Or split an expert of a hot GPU further: a cold GPU's spare replica becomes
+                // another replica of it.
+                let mut cold: Vec<usize> = (0..gpus).collect();
+                cold.sort_by(|&x, &y| self.gpu[0][x].total_cmp(&self.gpu[0][y]));
+                cold.truncate(8);
+                for &g1 in &hot {
+                    for b in self.topo.slots_of_gpu(g1).map(|p| self.slots[p]) {
+                        for &g2 in &cold {
+                            if self.on_gpu(g2, b) {
+                                continue;
+                            }
+                            for q in self.topo.slots_of_gpu(g2) {
+                                if self.cnt[self.slots[q]] < 2 {
+                                    continue;
+                                }
+                                let ch = vec![(q, b)];
+                                if self.budget.is_some_and(|bud| self.moved_if(&ch) > bud) {
+                                    continue;
+                                }
+                                consider(self.retarget_value(q, b), ch, &mut best);
+                            }
+                        }
+                    }
+                }
+            }
+            match best {
+                Some((_, ch)) => self.apply(&ch),
+                None => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swaps_fix_a_bad_packing_and_keep_gpus_duplicate_free() {
+        let topo = Topology::uniform(1, 2, 4).unwrap();
+        // Loads 8, 6, 1, 1 packed as {8, 6} {1, 1}: the best is {8, 1} {6, 1}.
+        let mut s = Search::new(
+            &topo,
+            vec![vec![8.0, 6.0, 1.0, 1.0]],
+            vec![0, 1, 2, 3],
+            Scope::Cluster,
+            None,
+        );
+        let before = s.objective();
+        s.run(10, 0);
+        assert!(s.objective() < before);
+        assert!((s.objective() - 9.0 / 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_budget_limits_moved_slots() {
+        let topo = Topology::uniform(1, 4, 8).unwrap();
+        let w = vec![vec![10.0, 9.0, 8.0, 7.0, 1.0, 1.0, 1.0, 1.0]];
+        let mut s = Search::new(
+            &topo,
+            w,
+            vec![0, 1, 2, 3, 4, 5, 6, 7],
+            Scope::Cluster,
+            Some(2),
+        );
+        s.run(50, 4);
+        let moved = s
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(p, e)| **e != *p)
+            .count();
+        assert!(moved <= 2, "moved {moved}");
+    }
+
+    #[test]
+    fn retargeting_gives_the_hot_expert_more_replicas() {
+        let topo = Topology::uniform(1, 2, 4).unwrap();
+        // Expert 0 carries 90 %: it needs replicas on both GPUs.
+        let w = vec![vec![90.0, 5.0, 5.0]];
+        let mut s = Search::new(&topo, w, vec![0, 1, 2, 1], Scope::Cluster, None);
+        s.run(10, 3);
+        assert_eq!(s.cnt[0], 2, "{:?}", s.slots);
+    }
+}
