@@ -8,10 +8,13 @@
 pub mod coact;
 pub mod eval;
 pub mod io;
+pub mod forecast;
 pub mod load;
+pub mod locmoe;
 pub mod placement;
 pub mod plan;
 pub mod route;
+pub mod synth;
 pub mod topology;
 
 pub use coact::Coactivation;

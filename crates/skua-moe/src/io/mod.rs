@@ -1,6 +1,11 @@
 //! Readers and writers of expert-load statistics and placements.
 
+pub mod esft;
+pub mod export;
 pub mod golden;
+pub mod long;
+pub mod olmoe;
+pub mod trtllm;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

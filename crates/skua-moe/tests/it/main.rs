@@ -1,6 +1,9 @@
 //! Integration tests of the expert plane on the real data in `../shared/data/moe`.
 
+mod forecast;
 mod golden;
+mod io;
+mod synth;
 
 use std::path::PathBuf;
 
