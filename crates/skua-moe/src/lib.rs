@@ -14,6 +14,7 @@ pub mod locmoe;
 pub mod placement;
 pub mod plan;
 pub mod route;
+pub mod study;
 pub mod synth;
 pub mod topology;
 

@@ -285,6 +285,40 @@ impl TokenTrace {
         (self.select_sequences(&even), self.select_sequences(&odd))
     }
 
+    /// Splits by tokens into two halves: even-numbered and odd-numbered tokens (each sequence
+    /// keeps its boundaries in both halves), so both halves see the same requests and differ by
+    /// sampling alone.
+    pub fn token_halves(&self) -> (Self, Self) {
+        let pick = |parity: usize| {
+            let mut choices = Vec::with_capacity(self.choices.len() / 2 + self.top_k);
+            for l in 0..self.layers {
+                for t in (parity..self.tokens).step_by(2) {
+                    choices.extend_from_slice(self.choice(l, t));
+                }
+            }
+            let tokens = (self.tokens + 1 - parity) / 2;
+            let mut starts: Vec<usize> = self
+                .sequence_starts
+                .iter()
+                .map(|&s| (s + 1 - parity.min(s + 1)) / 2)
+                .collect();
+            starts.dedup();
+            starts.retain(|&s| s < tokens.max(1));
+            if starts.is_empty() {
+                starts.push(0);
+            }
+            Self {
+                layers: self.layers,
+                experts: self.experts,
+                top_k: self.top_k,
+                tokens,
+                choices,
+                sequence_starts: starts,
+            }
+        };
+        (pick(0), pick(1))
+    }
+
     /// Keeps only the given layers.
     pub fn select_layers(&self, layers: &[usize]) -> Self {
         let mut choices = Vec::with_capacity(layers.len() * self.tokens * self.top_k);

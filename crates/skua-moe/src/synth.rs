@@ -19,8 +19,8 @@
 //!
 //! `drift` moves the popularities between windows (an AR(1) step: `z ← √(1−drift)·z +
 //! √drift·ε`), for re-planning tests; topics stay. Every random stream is derived from `seed`,
-//! the window and the layer, so a trace is a pure function of its config and the same noise is
-//! reused when only `expert_skew` or `topic_strength` change (calibration relies on that).
+//! the window and the layer, so a trace is a pure function of its config, and the same streams
+//! are reused when only `expert_skew` or `topic_strength` change (calibration relies on that).
 
 mod calibrate;
 mod model;

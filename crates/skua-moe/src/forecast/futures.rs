@@ -10,12 +10,12 @@
 //! token, which a multinomial ignores (its variance is slightly larger), and tokens of one
 //! sequence are correlated, which the fitted `α` absorbs.
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use rand_distr::{Binomial, Distribution, Gamma};
 
 use super::shares;
-use crate::load::ExpertLoad;
+use crate::load::{ExpertLoad, TokenTrace};
 
 /// The concentration used when a layer has fewer than 2 windows with load: `α = 20 · experts`,
 /// i.e. Dirichlet share noise of about 22 % of the share for a typical expert (`1/√(α/K)`). This
@@ -153,6 +153,41 @@ pub fn multinomial_noise(
             for l in 0..layers {
                 if let Some(p) = shares(load.layer(l)) {
                     multinomial(draws, &p, out.layer_mut(l), &mut rng);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// `n` futures by the sequence bootstrap: each future draws the trace's sequences with
+/// replacement (as many as it has) and counts their tokens, so the futures vary the way whole
+/// requests vary (a request's tokens share topic and experts), not token by token. Each future is
+/// scaled to the trace's per-layer totals. Deterministic for a seed; an empty trace gives no future.
+pub fn bootstrap_futures(trace: &TokenTrace, n: usize, seed: u64) -> Vec<ExpertLoad> {
+    let seqs: Vec<ExpertLoad> = (0..trace.sequences())
+        .map(|s| trace.counts_in(trace.sequence_range(s)))
+        .collect();
+    if seqs.is_empty() || trace.tokens() == 0 {
+        return Vec::new();
+    }
+    let full = trace.counts();
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let mut out = ExpertLoad::zeros(trace.layers(), trace.experts());
+            for _ in 0..seqs.len() {
+                let s = &seqs[rng.random_range(0..seqs.len())];
+                for l in 0..trace.layers() {
+                    for (o, v) in out.layer_mut(l).iter_mut().zip(s.layer(l)) {
+                        *o += v;
+                    }
+                }
+            }
+            for l in 0..trace.layers() {
+                let (want, got) = (full.layer_total(l), out.layer_total(l));
+                if got > 0.0 {
+                    out.layer_mut(l).iter_mut().for_each(|v| *v *= want / got);
                 }
             }
             out

@@ -1,5 +1,6 @@
 //! Placement planners behind one trait: the EPLB-equivalent greedy and skua's planner.
 
+mod cluster;
 pub mod eplb;
 mod search;
 pub mod skua;

@@ -1,27 +1,30 @@
 //! skua's planner: balance under uncertainty, locality from real routing, bounded moves.
 //!
 //! Per layer (layers in parallel):
-//! 1. **Start.** EPLB's greedy on the *robust load* (per expert, the mean over the forecast and
-//!    its sampled futures plus one standard deviation), or a duplicate-free greedy when the
-//!    topology is not EPLB-shaped; with a current placement and a move budget, the current one.
+//! 1. **Start.** EPLB's greedy (global policy) on the *robust load* (per expert, the mean over the
+//!    forecast and its sampled futures plus one standard deviation), or a duplicate-free greedy
+//!    when the topology is not EPLB-shaped; with a current placement and a move budget, the
+//!    current placement.
 //! 2. **Balance.** Local search ([`super::search`]) minimising the mean over scenarios (the
 //!    forecast and each sampled future) of the hottest GPU's load relative to the mean: swaps and
 //!    replica retargeting, never two replicas of one expert on a GPU, within the move budget.
-//! 3. **Locality** (when recent tokens are given, `lambda > 0` and there are several nodes). Start
-//!    from groups-on-nodes, then move load between nodes where the tokens already go: a sample of
-//!    the tokens is routed through each candidate (nearest replica, [`crate::route`]) and a move is
-//!    kept when it lowers `node imbalance + lambda × nodes per token`. A replica of a hot expert on
-//!    a node its tokens already reach takes load off the hot node without adding a node to any
-//!    token (LocMoE's observation, used the other way round). Finally the GPUs inside each node
-//!    are packed by the routed replica loads.
+//! 3. **Locality** (when recent tokens are given, `locality_slack > 0` and there are several
+//!    nodes). Two candidates: the balanced plan, and EPLB's groups-on-nodes plan brought down to
+//!    the cap by the moves that cost the fewest same-token pairs per unit of load shed (a spare
+//!    replica elsewhere turned into a replica of a hot expert costs none: a token reaches its
+//!    nearest replica). Both then take Kernighan–Lin swaps ([`super::cluster`]) that put
+//!    co-activated experts on one node while every GPU stays within `(1 + slack) × mean` of the
+//!    forecast and of every sampled future. The candidate whose sampled tokens reach fewer nodes
+//!    (routed exactly, [`crate::route`]) wins. After LocMoE (IJCAI 2024): keep token traffic in
+//!    the node, but only as far as balance allows.
 
 use rayon::prelude::*;
 
+use super::cluster::Cluster;
 use super::eplb::{EplbGreedy, EplbMode, replicate};
 use super::search::{Scope, Search};
 use super::{PlanRequest, Planner};
 use crate::MoeError;
-use crate::eval::imbalance;
 use crate::load::TokenTrace;
 use crate::placement::Placement;
 use crate::route::{ReplicaIndex, route_tokens};
@@ -30,23 +33,24 @@ use crate::topology::Topology;
 /// skua's planner.
 #[derive(Debug, Clone, Copy)]
 pub struct SkuaPlanner {
-    /// Weight of nodes per token against node imbalance in the locality stage.
-    pub lambda: f64,
+    /// Locality swaps may raise the hottest GPU to `(1 + slack) × mean` of the forecast (0 = no
+    /// locality stage).
+    pub locality_slack: f64,
+    /// Most locality swaps per layer.
+    pub max_swaps: usize,
     /// Tokens routed per candidate in the locality stage.
     pub sample_tokens: usize,
     /// Most local-search moves per layer in the balance stage.
     pub max_moves: usize,
-    /// Most rounds of the locality stage per layer.
-    pub locality_rounds: usize,
 }
 
 impl Default for SkuaPlanner {
     fn default() -> Self {
         Self {
-            lambda: 0.5,
+            locality_slack: 0.04,
+            max_swaps: 2000,
             sample_tokens: 2048,
             max_moves: 400,
-            locality_rounds: 60,
         }
     }
 }
@@ -119,123 +123,107 @@ impl SkuaPlanner {
         if let (Some(cur), Some(budget)) = (req.current, req.move_budget) {
             let start: Vec<usize> = cur.layer(l).iter().map(|&e| e as usize).collect();
             let mut s = Search::new(topo, scen, start, Scope::Cluster, Some(budget));
-            s.run(self.max_moves, 16);
+            s.run(self.max_moves, 64);
             return s.slots;
         }
-        let locality = req.tokens.filter(|_| self.lambda > 0.0 && topo.nodes() > 1);
-        let start = start_layer(topo, &robust, req.groups, locality.is_some());
-        let scope = if locality.is_some() {
-            Scope::Node
-        } else {
-            Scope::Cluster
-        };
-        let mut s = Search::new(topo, scen, start, scope, None);
+        let start = start_layer(topo, &robust, req.groups, false);
+        let mut s = Search::new(topo, scen, start, Scope::Cluster, None);
         s.repair_duplicates();
         s.run(self.max_moves, 64);
-        match locality {
-            Some(trace) => self.locality(topo, s.slots, trace, l),
+        match req
+            .tokens
+            .filter(|_| self.locality_slack > 0.0 && topo.nodes() > 1)
+        {
+            Some(trace) => {
+                let coact = layer_coactivation(trace, l, self.sample_tokens);
+                // From the balanced plan, gain locality within the cap.
+                let futures: Vec<Vec<f64>> =
+                    req.futures.iter().map(|f| f.layer(l).to_vec()).collect();
+                let mut k = Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack)
+                    .with_futures(&futures, self.locality_slack);
+                k.run(self.max_swaps);
+                let mut cands = vec![k.slots];
+                // From groups-on-nodes, shed load to the cap at the least locality cost, then gain.
+                if let Some(h) = hierarchical_start(topo, &robust, req.groups) {
+                    let mut s = Search::new(topo, vec![robust.clone()], h, Scope::Node, None);
+                    s.repair_duplicates();
+                    s.run(self.max_moves, 0);
+                    let mut k = Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack);
+                    k.rebalance(self.max_swaps);
+                    let mut k = Cluster::new(topo, &robust, &coact, k.slots, self.locality_slack)
+                        .with_futures(&futures, self.locality_slack);
+                    k.run(self.max_swaps);
+                    cands.push(k.slots);
+                }
+                self.pick(topo, &robust, cands, trace, l)
+            }
             None => s.slots,
         }
     }
 
-    fn locality(
+    /// Of several candidate layers, the one whose sampled tokens reach the fewest nodes among
+    /// those whose forecast peak is within the cap (else the lowest peak).
+    fn pick(
         &self,
         topo: &Topology,
-        mut slots: Vec<usize>,
+        load: &[f64],
+        cands: Vec<Vec<usize>>,
         trace: &TokenTrace,
         l: usize,
     ) -> Vec<usize> {
         let experts = trace.experts();
         let sample = 0..trace.tokens().min(self.sample_tokens);
-        let eval = |slots: &[usize]| {
-            let r = route_tokens(
-                &ReplicaIndex::from_slots(slots, experts),
-                topo,
-                trace,
-                l,
-                sample.clone(),
-            );
-            let node: Vec<f64> = (0..topo.nodes())
-                .map(|n| {
-                    topo.gpus_of_node(n).map(|g| r.gpu_load[g]).sum::<f64>()
-                        / topo.node_slots(n) as f64
-                })
-                .collect();
-            let npt = r.node_visits as f64 / r.tokens.max(1) as f64;
-            (imbalance(&node) + self.lambda * npt, r, node)
-        };
-        let (mut best, mut routed, mut node) = eval(&slots);
-        for _ in 0..self.locality_rounds {
-            let hot = argmax(&node);
-            let mut cold: Vec<usize> = (0..topo.nodes()).filter(|&n| n != hot).collect();
-            cold.sort_by(|&a, &b| node[a].total_cmp(&node[b]));
-            cold.truncate(2);
-            // Hot experts: the hot node's slots carrying most routed load.
-            let mut hot_slots: Vec<usize> = topo
-                .gpus_of_node(hot)
-                .flat_map(|g| topo.slots_of_gpu(g))
-                .collect();
-            hot_slots.sort_by(|&a, &b| routed.slot_load[b].total_cmp(&routed.slot_load[a]));
-            hot_slots.truncate(4);
-            let cnt = counts(&slots, experts);
-            let mut cands: Vec<Vec<(usize, usize)>> = Vec::new();
-            for &c in &cold {
-                let mut cs: Vec<usize> = topo
-                    .gpus_of_node(c)
-                    .flat_map(|g| topo.slots_of_gpu(g))
-                    .collect();
-                cs.sort_by(|&a, &b| routed.slot_load[a].total_cmp(&routed.slot_load[b]));
-                let redundant: Vec<usize> = cs
-                    .iter()
-                    .copied()
-                    .filter(|&q| cnt[slots[q]] > 1)
-                    .take(2)
-                    .collect();
-                let light: Vec<usize> = cs.iter().copied().take(2).collect();
-                for &p in &hot_slots {
-                    let x = slots[p];
-                    for &q in &redundant {
-                        if on_gpu(topo, &slots, topo.gpu_of_slot(q), x) {
-                            continue;
-                        }
-                        cands.push(vec![(q, x)]);
-                    }
-                    for &q in &light {
-                        let y = slots[q];
-                        if y == x
-                            || on_gpu(topo, &slots, topo.gpu_of_slot(q), x)
-                            || on_gpu(topo, &slots, topo.gpu_of_slot(p), y)
-                        {
-                            continue;
-                        }
-                        cands.push(vec![(q, x), (p, y)]);
-                    }
+        let mean = load.iter().sum::<f64>() / topo.gpus() as f64;
+        let scored: Vec<(bool, f64, f64, Vec<usize>)> = cands
+            .into_iter()
+            .map(|c| {
+                let mut cnt = vec![0usize; experts];
+                c.iter().for_each(|&e| cnt[e] += 1);
+                let mut g = vec![0.0; topo.gpus()];
+                for (p, &e) in c.iter().enumerate() {
+                    g[topo.gpu_of_slot(p)] += load[e] / cnt[e] as f64;
                 }
-            }
-            let mut improved: Option<(f64, Vec<usize>, crate::route::Routed, Vec<f64>)> = None;
-            for ch in cands {
-                let mut trial = slots.clone();
-                for &(p, e) in &ch {
-                    trial[p] = e;
+                let peak = g.iter().copied().fold(0.0, f64::max) / mean.max(1e-12);
+                let r = route_tokens(
+                    &ReplicaIndex::from_slots(&c, experts),
+                    topo,
+                    trace,
+                    l,
+                    sample.clone(),
+                );
+                let npt = r.node_visits as f64 / r.tokens.max(1) as f64;
+                (peak <= 1.0 + self.locality_slack + 1e-9, npt, peak, c)
+            })
+            .collect();
+        let ok = scored.iter().any(|s| s.0);
+        scored
+            .into_iter()
+            .filter(|s| s.0 || !ok)
+            .min_by(|a, b| {
+                if ok {
+                    a.1.total_cmp(&b.1)
+                } else {
+                    a.2.total_cmp(&b.2)
                 }
-                if counts(&trial, experts).contains(&0) {
-                    continue;
-                }
-                let (j, r, n) = eval(&trial);
-                if j < best - 1e-9 && improved.as_ref().is_none_or(|(bj, ..)| j < *bj) {
-                    improved = Some((j, trial, r, n));
-                }
-            }
-            match improved {
-                Some((j, trial, r, n)) => {
-                    (best, slots, routed, node) = (j, trial, r, n);
-                }
-                None => break,
-            }
-        }
-        pack_nodes_by_slot_load(topo, &mut slots, &routed.slot_load);
-        slots
+            })
+            .map(|s| s.3)
+            .unwrap_or_default()
     }
+}
+
+/// EPLB's hierarchical start (groups on nodes) when the groups divide over the nodes.
+fn hierarchical_start(topo: &Topology, robust: &[f64], groups: usize) -> Option<Vec<usize>> {
+    if groups <= 1 || groups % topo.nodes() != 0 {
+        return None;
+    }
+    let load = crate::load::ExpertLoad::from_rows(vec![robust.to_vec()]).ok()?;
+    let req = PlanRequest::new(topo, &load, groups);
+    let p = EplbGreedy {
+        mode: EplbMode::Hierarchical,
+    }
+    .plan(&req)
+    .ok()?;
+    Some(p.layer(0).iter().map(|&e| e as usize).collect())
 }
 
 /// Per expert: mean over scenarios plus one standard deviation.
@@ -315,88 +303,21 @@ fn greedy_start(topo: &Topology, robust: &[f64]) -> Vec<usize> {
     slots
 }
 
-fn counts(slots: &[usize], experts: usize) -> Vec<usize> {
-    let mut c = vec![0; experts];
-    for &e in slots {
-        c[e] += 1;
-    }
-    c
-}
-
-fn on_gpu(topo: &Topology, slots: &[usize], g: usize, e: usize) -> bool {
-    topo.slots_of_gpu(g).any(|p| slots[p] == e)
-}
-
-fn argmax(v: &[f64]) -> usize {
-    (0..v.len())
-        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
-        .unwrap_or(0)
-}
-
-/// Re-packs each node's replicas onto its GPUs by their routed loads: heaviest first to the
-/// lightest GPU with room and without that expert, then pairwise swaps off the hottest GPU.
-fn pack_nodes_by_slot_load(topo: &Topology, slots: &mut [usize], slot_load: &[f64]) {
-    for n in 0..topo.nodes() {
-        let gpus = topo.gpus_of_node(n);
-        let mut items: Vec<(usize, f64)> = gpus
-            .clone()
-            .flat_map(|g| topo.slots_of_gpu(g))
-            .map(|p| (slots[p], slot_load[p]))
-            .collect();
-        items.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut load: Vec<f64> = vec![0.0; gpus.len()];
-        let mut held: Vec<Vec<(usize, f64)>> = vec![Vec::new(); gpus.len()];
-        for (e, w) in items {
-            let pick = (0..gpus.len())
-                .filter(|&i| {
-                    held[i].len() < topo.slots_of_gpu(gpus.start + i).len()
-                        && !held[i].iter().any(|h| h.0 == e)
-                })
-                .min_by(|&a, &b| load[a].total_cmp(&load[b]))
-                .or_else(|| {
-                    (0..gpus.len())
-                        .find(|&i| held[i].len() < topo.slots_of_gpu(gpus.start + i).len())
-                });
-            let Some(i) = pick else { continue };
-            held[i].push((e, w));
-            load[i] += w;
-        }
-        // Swaps off the hottest GPU while they lower it.
-        for _ in 0..4 * gpus.len() {
-            let h = argmax(&load);
-            let mut best: Option<(f64, usize, usize, usize)> = None;
-            for i in 0..gpus.len() {
-                if i == h {
-                    continue;
+/// Same-token pair counts of layer `l` over the first `tokens` tokens, `experts × experts`.
+fn layer_coactivation(trace: &TokenTrace, l: usize, tokens: usize) -> Vec<f32> {
+    let e = trace.experts();
+    let mut m = vec![0f32; e * e];
+    for t in 0..trace.tokens().min(tokens) {
+        let c = trace.choice(l, t);
+        for (i, &a) in c.iter().enumerate() {
+            for &b in &c[i + 1..] {
+                let (a, b) = (usize::from(a), usize::from(b));
+                if a != b {
+                    m[a * e + b] += 1.0;
+                    m[b * e + a] += 1.0;
                 }
-                for a in 0..held[h].len() {
-                    for b in 0..held[i].len() {
-                        let (ea, wa) = held[h][a];
-                        let (eb, wb) = held[i][b];
-                        if wa <= wb
-                            || held[i].iter().any(|x| x.0 == ea)
-                            || held[h].iter().any(|x| x.0 == eb)
-                        {
-                            continue;
-                        }
-                        let peak = (load[h] - wa + wb).max(load[i] + wa - wb);
-                        if peak < load[h] - 1e-9 && best.is_none_or(|bb| peak < bb.0) {
-                            best = Some((peak, i, a, b));
-                        }
-                    }
-                }
-            }
-            let Some((_, i, a, b)) = best else { break };
-            let (x, y) = (held[h][a], held[i][b]);
-            held[h][a] = y;
-            held[i][b] = x;
-            load[h] += y.1 - x.1;
-            load[i] += x.1 - y.1;
-        }
-        for (i, g) in gpus.enumerate() {
-            for (k, p) in topo.slots_of_gpu(g).enumerate() {
-                slots[p] = held[i][k].0;
             }
         }
     }
+    m
 }

@@ -70,3 +70,39 @@ fn eplb_greedy_reaches_the_reference_max_gpu_load_on_every_golden_file() {
 fn max(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
+
+#[test]
+fn skua_planner_is_never_worse_than_eplb_and_keeps_the_invariants() {
+    use skua_moe::plan::skua::SkuaPlanner;
+    use skua_moe::study::duplicate_gpus;
+    // The smaller golden files (the V3-scale ones are timed by `skua bench experts`).
+    for name in [
+        "readme_example",
+        "zipf_small_global",
+        "zipf_small_hier",
+        "esft_law_8gpu_80slots",
+    ] {
+        let case = read_golden(&moe_data(&format!("eplb_golden/{name}.json.gz"))).unwrap();
+        let req = PlanRequest::new(&case.topology, &case.weight, case.groups);
+        let got = SkuaPlanner::default().plan(&req).unwrap();
+        got.validate(&case.topology).unwrap();
+        assert_eq!(duplicate_gpus(&got, &case.topology), 0);
+        for l in 0..case.weight.layers() {
+            let ours = max(&got.gpu_loads(&case.topology, l, case.weight.layer(l)));
+            let theirs = max(&case
+                .placement
+                .gpu_loads(&case.topology, l, case.weight.layer(l)));
+            assert!(
+                ours <= theirs * (1.0 + 1e-9),
+                "{name} layer {l}: {ours} > EPLB's {theirs}"
+            );
+            assert_eq!(got.logcnt(l).iter().sum::<usize>(), case.topology.slots());
+        }
+        // Same input, same placement.
+        assert_eq!(
+            SkuaPlanner::default().plan(&req).unwrap(),
+            got,
+            "{name}: not deterministic"
+        );
+    }
+}

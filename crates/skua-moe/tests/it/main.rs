@@ -3,6 +3,7 @@
 mod forecast;
 mod golden;
 mod io;
+mod planner;
 mod synth;
 
 use std::path::PathBuf;

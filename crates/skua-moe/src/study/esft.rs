@@ -1,0 +1,151 @@
+//! ESFT studies: held-out halves of each task (with the multinomial noise floor) and plan on one
+//! task, score on another. Topology: the golden files' ESFT shape (2 nodes, 8 GPUs, 80 slots);
+//! DeepSeek-V2-Lite's router is not group-limited, so EPLB runs its global policy.
+
+use serde::Serialize;
+
+use super::StudyOptions;
+use crate::MoeError;
+use crate::eval::{EvalConfig, score};
+use crate::forecast::{bootstrap_futures, multinomial_noise};
+use crate::io::esft::{EsftTask, read_esft_task};
+use crate::load::{ExpertLoad, TokenTrace};
+use crate::placement::Placement;
+use crate::plan::eplb::{EplbGreedy, EplbMode};
+use crate::plan::skua::SkuaPlanner;
+use crate::plan::{PlanRequest, Planner};
+use crate::topology::Topology;
+
+/// The ESFT tasks in the shared data.
+pub const TASKS: [&str; 3] = ["intent", "law", "summary"];
+/// Sampled futures skua plans against.
+pub const FUTURES: usize = 16;
+/// Multinomial draws for the noise floor.
+pub const FLOOR_DRAWS: usize = 20;
+
+/// One held-out split of one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOutRow {
+    /// Task.
+    pub task: String,
+    /// `tokens` (even/odd tokens: same requests, sampling noise only) or `sequences` (even/odd
+    /// requests: the held-out half is other requests).
+    pub split: String,
+    /// Mean imbalance of the EPLB-equivalent's plan on the held-out half.
+    pub eplb: f64,
+    /// The same for skua.
+    pub skua: f64,
+    /// Multinomial noise floor: skua's plan made on the held-out half itself, scored on
+    /// multinomial redraws of it (same size) — what sampling alone costs a plan that knew the
+    /// distribution.
+    pub floor: f64,
+}
+
+/// Plan on one task, score on another.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossRow {
+    /// Task planned on.
+    pub plan_on: String,
+    /// Task scored on.
+    pub score_on: String,
+    /// EPLB-equivalent.
+    pub eplb: f64,
+    /// skua.
+    pub skua: f64,
+    /// A plan that ignores the data (uniform load): how much the planning task tells.
+    pub uniform: f64,
+    /// skua planned on the scored task itself (the in-sample ideal).
+    pub oracle: f64,
+}
+
+fn topology() -> Result<Topology, MoeError> {
+    Topology::uniform(2, 8, 80)
+}
+
+fn eplb(topo: &Topology, load: &ExpertLoad) -> Result<Placement, MoeError> {
+    EplbGreedy {
+        mode: EplbMode::Global,
+    }
+    .plan(&PlanRequest::new(topo, load, 1))
+}
+
+fn skua(topo: &Topology, trace: &TokenTrace, seed: u64) -> Result<Placement, MoeError> {
+    let load = trace.counts();
+    let futures = bootstrap_futures(trace, FUTURES, seed);
+    let mut req = PlanRequest::new(topo, &load, 1);
+    req.futures = &futures;
+    SkuaPlanner::default().plan(&req)
+}
+
+fn imbalance(p: &Placement, topo: &Topology, load: &ExpertLoad) -> f64 {
+    score(p, topo, load, None, &EvalConfig::default()).imbalance
+}
+
+/// Reads the three ESFT tasks.
+pub fn read_tasks(opts: &StudyOptions) -> Result<Vec<EsftTask>, MoeError> {
+    TASKS
+        .iter()
+        .map(|t| read_esft_task(&opts.data_dir.join("esft").join(t)))
+        .collect()
+}
+
+/// Held-out halves of every task.
+pub fn held_out(opts: &StudyOptions, tasks: &[EsftTask]) -> Result<Vec<HeldOutRow>, MoeError> {
+    let topo = topology()?;
+    let mut rows = Vec::new();
+    for t in tasks {
+        for (split, (train, test)) in [
+            ("tokens", t.trace.token_halves()),
+            ("sequences", t.trace.halves()),
+        ] {
+            let test_load = test.counts();
+            let pe = eplb(&topo, &train.counts())?;
+            let ps = skua(&topo, &train, opts.seed)?;
+            let oracle = SkuaPlanner::default().plan(&PlanRequest::new(&topo, &test_load, 1))?;
+            let draws =
+                multinomial_noise(&test_load, test_load.layer_total(0), FLOOR_DRAWS, opts.seed);
+            let floor = draws
+                .iter()
+                .map(|d| imbalance(&oracle, &topo, d))
+                .sum::<f64>()
+                / draws.len().max(1) as f64;
+            rows.push(HeldOutRow {
+                task: t.name.clone(),
+                split: split.into(),
+                eplb: imbalance(&pe, &topo, &test_load),
+                skua: imbalance(&ps, &topo, &test_load),
+                floor,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Every ordered pair of different tasks.
+pub fn cross_task(opts: &StudyOptions, tasks: &[EsftTask]) -> Result<Vec<CrossRow>, MoeError> {
+    let topo = topology()?;
+    let uniform_load = ExpertLoad::from_rows(vec![
+        vec![1.0; tasks[0].trace.experts()];
+        tasks[0].trace.layers()
+    ])?;
+    let uniform = eplb(&topo, &uniform_load)?;
+    let mut rows = Vec::new();
+    for a in tasks {
+        for b in tasks {
+            if a.name == b.name {
+                continue;
+            }
+            let test = b.trace.counts();
+            let oracle = SkuaPlanner::default().plan(&PlanRequest::new(&topo, &test, 1))?;
+            rows.push(CrossRow {
+                plan_on: a.name.clone(),
+                score_on: b.name.clone(),
+                eplb: imbalance(&eplb(&topo, &a.trace.counts())?, &topo, &test),
+                skua: imbalance(&skua(&topo, &a.trace, opts.seed)?, &topo, &test),
+                uniform: imbalance(&uniform, &topo, &test),
+                oracle: imbalance(&oracle, &topo, &test),
+            });
+        }
+    }
+    Ok(rows)
+}
