@@ -56,7 +56,19 @@ pub struct CrossRow {
     pub uniform: f64,
     /// skua planned on the scored task itself (the in-sample ideal).
     pub oracle: f64,
+    /// skua after seeing the first quarter of the scored task's requests: the plan made on the
+    /// planning task, re-planned incrementally with at most [`ADAPT_BUDGET`] of the slots moved.
+    pub skua_adapted: f64,
+    /// Slots skua's adaptation moved (all layers).
+    pub skua_adapted_moves: usize,
+    /// EPLB re-planned from scratch on the same first quarter.
+    pub eplb_replanned: f64,
+    /// Slots EPLB's full re-plan moved (all layers).
+    pub eplb_replanned_moves: usize,
 }
+
+/// Share of a layer's slots skua's adaptation may move.
+pub const ADAPT_BUDGET: f64 = 0.1;
 
 fn topology() -> Result<Topology, MoeError> {
     Topology::uniform(2, 8, 80)
@@ -135,15 +147,39 @@ pub fn cross_task(opts: &StudyOptions, tasks: &[EsftTask]) -> Result<Vec<CrossRo
             if a.name == b.name {
                 continue;
             }
-            let test = b.trace.counts();
+            // The scored task's first quarter of requests is what an adaptive planner sees
+            // before the rest arrives; every column is scored on the rest.
+            let n = b.trace.sequences();
+            let first: Vec<usize> = (0..(n / 4).max(1)).collect();
+            let rest: Vec<usize> = ((n / 4).max(1)..n).collect();
+            let (seen, unseen) = (
+                b.trace.select_sequences(&first),
+                b.trace.select_sequences(&rest),
+            );
+            let test = unseen.counts();
             let oracle = SkuaPlanner::default().plan(&PlanRequest::new(&topo, &test, 1))?;
+            let pe = eplb(&topo, &a.trace.counts())?;
+            let ps = skua(&topo, &a.trace, opts.seed)?;
+            // Adaptation: incremental from skua's plan on A, on what was seen of B.
+            let seen_load = seen.counts();
+            let futures = bootstrap_futures(&seen, FUTURES, opts.seed);
+            let mut req = PlanRequest::new(&topo, &seen_load, 1);
+            req.futures = &futures;
+            req.current = Some(&ps);
+            req.move_budget = Some((topo.slots() as f64 * ADAPT_BUDGET) as usize);
+            let adapted = SkuaPlanner::default().plan(&req)?;
+            let replanned = eplb(&topo, &seen_load)?;
             rows.push(CrossRow {
                 plan_on: a.name.clone(),
                 score_on: b.name.clone(),
-                eplb: imbalance(&eplb(&topo, &a.trace.counts())?, &topo, &test),
-                skua: imbalance(&skua(&topo, &a.trace, opts.seed)?, &topo, &test),
+                eplb: imbalance(&pe, &topo, &test),
+                skua: imbalance(&ps, &topo, &test),
                 uniform: imbalance(&uniform, &topo, &test),
                 oracle: imbalance(&oracle, &topo, &test),
+                skua_adapted: imbalance(&adapted, &topo, &test),
+                skua_adapted_moves: ps.slots_moved(&adapted, &topo).iter().sum(),
+                eplb_replanned: imbalance(&replanned, &topo, &test),
+                eplb_replanned_moves: pe.slots_moved(&replanned, &topo).iter().sum(),
             });
         }
     }

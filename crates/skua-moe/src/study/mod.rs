@@ -6,7 +6,7 @@ mod esft;
 mod golden;
 mod synthetic;
 
-pub use esft::{CrossRow, HeldOutRow, cross_task, held_out, read_tasks};
+pub use esft::{ADAPT_BUDGET, CrossRow, HeldOutRow, cross_task, held_out, read_tasks};
 pub use golden::{GoldenRow, duplicate_gpus, golden};
 pub use synthetic::{
     IncrementalRow, LocMoeStudy, LocalityRow, LocalityStudy, incremental, locality,
