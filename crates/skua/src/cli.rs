@@ -44,6 +44,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// The serving plane: simulate LLM serving clusters on request traces.
     Simulate(SimulateArgs),
+    /// The expert plane: plan MoE expert placements and score them on held-out load.
+    Experts(crate::experts::ExpertsArgs),
 }
 
 /// Where the store lives.
@@ -508,6 +510,9 @@ pub enum BenchWhat {
     /// Serving: every routing/role policy side by side on the Azure and Mooncake traces
     /// (attainment at ×1/×2/×4, goodput, latencies), under the serving benchmark protocol.
     Serving(Box<crate::bench_serving::BenchServingArgs>),
+    /// Experts: the expert plane's studies on the EPLB golden files and the shared MoE data
+    /// (skua's planner and the EPLB-equivalent against DeepSeek's EPLB, with ratios).
+    Experts(crate::bench_experts::BenchExpertsArgs),
 }
 
 /// `skua bench forecast`.

@@ -5,10 +5,12 @@
 //! trace line `skua simulate` cannot read.
 
 mod bench;
+mod bench_experts;
 mod bench_forecast;
 mod bench_serving;
 mod cli;
 mod commands;
+mod experts;
 mod live;
 mod output;
 mod pipeline;
@@ -44,11 +46,16 @@ fn main() -> ExitCode {
             BenchWhat::Fleet(a) => bench::fleet(a),
             BenchWhat::Forecast(a) => bench_forecast::forecast(a, quiet),
             BenchWhat::Serving(a) => bench_serving::serving(a, quiet),
+            BenchWhat::Experts(a) => bench_experts::experts(a, quiet),
         },
         Command::Simulate(s) => match &s.what {
             SimulateWhat::Run(a) => simulate::run(a, quiet),
             SimulateWhat::Profiles => simulate::profiles(),
             SimulateWhat::Fidelity(a) => simulate::fidelity(a, quiet),
+        },
+        Command::Experts(e) => match &e.what {
+            experts::ExpertsWhat::Plan(a) => experts::plan(a, quiet),
+            experts::ExpertsWhat::Evaluate(a) => experts::evaluate(a, quiet),
         },
     };
     match result {
@@ -62,7 +69,14 @@ fn main() -> ExitCode {
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(1)
+            // A malformed expert-load file is refused input, like a bad trace line.
+            let refused = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<skua_moe::MoeError>(),
+                    Some(skua_moe::MoeError::Parse { .. })
+                )
+            });
+            ExitCode::from(if refused { 3 } else { 1 })
         }
     }
 }

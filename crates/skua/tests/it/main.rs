@@ -5,6 +5,7 @@ mod bad_input;
 mod bench_serving;
 mod common;
 mod crash;
+mod experts;
 mod live;
 mod pipeline;
 mod simulate;
