@@ -60,6 +60,21 @@ impl PlannerArg {
 }
 
 /// How `skua experts evaluate` splits one input into training and held-out data.
+/// How the load to plan for is made from the input's windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForecasterArg {
+    /// All windows summed (no forecast).
+    Sum,
+    /// The last window.
+    Last,
+    /// The mean of the last 8 windows (vLLM / SGLang's sliding window).
+    Sliding,
+    /// An exponentially weighted mean (α = 0.3).
+    Ewma,
+    /// skua's: per layer EWMA or sliding window by backtest, shrunk toward uniform.
+    Skua,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SplitArg {
     /// Token input: even-numbered sequences train, odd-numbered sequences test.
@@ -140,6 +155,9 @@ pub struct ExpertsPlanArgs {
     /// Sampled futures of the load for skua's robust objective (default 8 for skua; EPLB uses none).
     #[arg(long, value_name = "N")]
     pub futures: Option<usize>,
+    /// The next window's load, forecast from the input's windows (with one window: that window).
+    #[arg(long, value_enum, default_value = "skua")]
+    pub forecaster: ForecasterArg,
     /// Seed of the sampled futures.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -248,6 +266,9 @@ pub struct ExpertsEvaluateArgs {
     /// Sampled futures of the training load for skua's robust objective.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub futures: usize,
+    /// The training load every planner plans for, forecast from the training windows.
+    #[arg(long, value_enum, default_value = "sum")]
+    pub forecaster: ForecasterArg,
     /// Seed of the sampled futures and of the noise-floor draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

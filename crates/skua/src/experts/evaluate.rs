@@ -89,7 +89,8 @@ struct NoiseFloor {
 /// `skua experts evaluate`.
 pub fn evaluate(a: &ExpertsEvaluateArgs, quiet: bool) -> Result<Outcome> {
     let t0 = Instant::now();
-    let (train, test) = inputs(a)?;
+    let (mut train, test) = inputs(a)?;
+    train.load = input::forecast(&train, a.forecaster)?;
     for (side, i) in [("train", &train), ("test", &test)] {
         stage(quiet, side, &format!("{}: {}", i.what, i.shape()));
     }

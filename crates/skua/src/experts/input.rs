@@ -477,6 +477,22 @@ pub fn futures_for(
     }
 }
 
+/// The load to plan for: the forecast of the next window from the input's windows (the input's
+/// load as it is when it has fewer than two windows or `Sum` is asked for).
+pub fn forecast(input: &Input, which: super::args::ForecasterArg) -> Result<ExpertLoad> {
+    use super::args::ForecasterArg as F;
+    use skua_moe::forecast::{Ewma, LastWindow, LoadForecaster, SkuaForecaster, SlidingWindow};
+    let f: Box<dyn LoadForecaster> = match which {
+        _ if input.history.len() < 2 => return Ok(input.load.clone()),
+        F::Sum => return Ok(input.load.clone()),
+        F::Last => Box::new(LastWindow),
+        F::Sliding => Box::new(SlidingWindow::new(8)?),
+        F::Ewma => Box::new(Ewma::new(0.3)?),
+        F::Skua => Box::new(SkuaForecaster::default()),
+    };
+    Ok(f.forecast(&input.history)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,7 +73,8 @@ pub fn plan(a: &ExpertsPlanArgs, quiet: bool) -> Result<Outcome> {
         Data::Golden(c) => Some((**c).clone()),
         _ => None,
     };
-    let input = loaded.into_input(&a.window)?;
+    let mut input = loaded.into_input(&a.window)?;
+    input.load = input::forecast(&input, a.forecaster)?;
     stage(
         quiet,
         "load",
