@@ -38,7 +38,7 @@ pub struct SkuaPlanner {
     pub locality_slack: f64,
     /// Most locality swaps per layer.
     pub max_swaps: usize,
-    /// Tokens routed per candidate in the locality stage.
+    /// Recent tokens used for co-activation and to route each locality candidate.
     pub sample_tokens: usize,
     /// Most local-search moves per layer in the balance stage.
     pub max_moves: usize,
@@ -49,7 +49,7 @@ impl Default for SkuaPlanner {
         Self {
             locality_slack: 0.04,
             max_swaps: 2000,
-            sample_tokens: 2048,
+            sample_tokens: 16_384,
             max_moves: 400,
         }
     }
