@@ -12,8 +12,8 @@ use clap::Args;
 use serde::Serialize;
 use skua_moe::locmoe::RoutingStats;
 use skua_moe::study::{
-    CrossRow, GoldenRow, HeldOutRow, IncrementalRow, LocMoeStudy, LocalityStudy, StudyOptions,
-    StudyReport, run_all,
+    ADAPT_BUDGET, CrossRow, GoldenRow, HeldOutRow, IncrementalRow, LocMoeStudy, LocalityStudy,
+    StudyOptions, StudyReport, run_all,
 };
 use skua_moe::synth::{CalibrationReport, TraceStats};
 
@@ -316,6 +316,42 @@ fn render_cross_task(rows: &[CrossRow]) -> String {
             "skua/eplb",
             "eplb/uniform",
             "skua/uniform",
+        ],
+        &t,
+    ));
+    out.push_str(&format!(
+        "\nadapting after the first quarter of the scored task's requests (all columns are scored on the \
+         remaining three quarters): skua re-plans incrementally from its plan on the first task, moving at \
+         most {:.0} % of each layer's slots; EPLB re-plans from scratch\n",
+        ADAPT_BUDGET * 100.0
+    ));
+    let t: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.plan_on.clone(),
+                r.score_on.clone(),
+                imb(r.eplb),
+                imb(r.skua_adapted),
+                thousands(r.skua_adapted_moves as u64),
+                imb(r.eplb_replanned),
+                thousands(r.eplb_replanned_moves as u64),
+                ratio(r.skua_adapted, r.eplb),
+                ratio(r.skua_adapted, r.eplb_replanned),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "plan on",
+            "score on",
+            "eplb static",
+            "skua adapted",
+            "moves",
+            "eplb re-planned",
+            "moves",
+            "adapted/static",
+            "adapted/re-planned",
         ],
         &t,
     ));

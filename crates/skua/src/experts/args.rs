@@ -158,6 +158,10 @@ pub struct ExpertsPlanArgs {
     /// The next window's load, forecast from the input's windows (with one window: that window).
     #[arg(long, value_enum, default_value = "skua")]
     pub forecaster: ForecasterArg,
+    /// skua's locality stage (with per-token input) may let the hottest GPU reach (1 + S) × the
+    /// mean load to keep tokens' experts on fewer nodes; 0 turns it off.
+    #[arg(long, value_name = "S", default_value_t = 0.04)]
+    pub locality_slack: f64,
     /// Seed of the sampled futures.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -269,6 +273,10 @@ pub struct ExpertsEvaluateArgs {
     /// The training load every planner plans for, forecast from the training windows.
     #[arg(long, value_enum, default_value = "sum")]
     pub forecaster: ForecasterArg,
+    /// skua's locality stage (with per-token input) may let the hottest GPU reach (1 + S) × the
+    /// mean load to keep tokens' experts on fewer nodes; 0 turns it off.
+    #[arg(long, value_name = "S", default_value_t = 0.04)]
+    pub locality_slack: f64,
     /// Seed of the sampled futures and of the noise-floor draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

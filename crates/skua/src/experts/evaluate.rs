@@ -136,7 +136,15 @@ pub fn evaluate(a: &ExpertsEvaluateArgs, quiet: bool) -> Result<Outcome> {
         let label = input::planner_label(p, groups, &topo);
         stage(quiet, "plan", &format!("{label} …"));
         let r = evaluate_one(
-            p, &label, &train, &test, &topo, groups, &futures, &draws, &cfg,
+            (p, a.locality_slack),
+            &label,
+            &train,
+            &test,
+            &topo,
+            groups,
+            &futures,
+            &draws,
+            &cfg,
         );
         if let Some(e) = &r.error {
             stage(quiet, "plan", &format!("{label} failed: {e}"));
@@ -303,7 +311,7 @@ fn default_planners(groups: usize, topo: &Topology, quiet: bool) -> Vec<PlannerA
 
 #[allow(clippy::too_many_arguments)]
 fn evaluate_one(
-    p: PlannerArg,
+    (p, locality_slack): (PlannerArg, f64),
     label: &str,
     train: &Input,
     test: &Input,
@@ -313,7 +321,7 @@ fn evaluate_one(
     draws: &[ExpertLoad],
     cfg: &EvalConfig,
 ) -> PlannerResult {
-    let planner = input::planner(p);
+    let planner = input::planner(p, locality_slack);
     let skua = p == PlannerArg::Skua;
     let mut req = PlanRequest::new(topo, &train.load, groups);
     if skua {

@@ -370,9 +370,12 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 /// The planner behind a flag value.
-pub fn planner(p: PlannerArg) -> Box<dyn Planner> {
+pub fn planner(p: PlannerArg, locality_slack: f64) -> Box<dyn Planner> {
     match p {
-        PlannerArg::Skua => Box::new(SkuaPlanner::default()),
+        PlannerArg::Skua => Box::new(SkuaPlanner {
+            locality_slack,
+            ..SkuaPlanner::default()
+        }),
         PlannerArg::Eplb => Box::new(EplbGreedy {
             mode: EplbMode::Auto,
         }),

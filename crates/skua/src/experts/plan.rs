@@ -114,7 +114,7 @@ pub fn plan(a: &ExpertsPlanArgs, quiet: bool) -> Result<Outcome> {
     } else {
         Vec::new()
     };
-    let planner = input::planner(a.planner);
+    let planner = input::planner(a.planner, a.locality_slack);
     let label = input::planner_label(a.planner, groups, &topo);
     let mut req = PlanRequest::new(&topo, &input.load, groups);
     req.futures = &futures;
