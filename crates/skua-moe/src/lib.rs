@@ -7,8 +7,8 @@
 
 pub mod coact;
 pub mod eval;
-pub mod io;
 pub mod forecast;
+pub mod io;
 pub mod load;
 pub mod locmoe;
 pub mod placement;
