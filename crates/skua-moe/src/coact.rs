@@ -14,22 +14,9 @@ impl Coactivation {
     /// Counts, for every layer, the tokens that chose both experts of each pair.
     pub fn from_trace(trace: &TokenTrace) -> Self {
         let (e, layers) = (trace.experts(), trace.layers());
-        let mut pairs = vec![0f32; layers * e * e];
-        for l in 0..layers {
-            let m = &mut pairs[l * e * e..(l + 1) * e * e];
-            for t in 0..trace.tokens() {
-                let c = trace.choice(l, t);
-                for (i, &a) in c.iter().enumerate() {
-                    for &b in &c[i + 1..] {
-                        let (a, b) = (usize::from(a), usize::from(b));
-                        if a != b {
-                            m[a * e + b] += 1.0;
-                            m[b * e + a] += 1.0;
-                        }
-                    }
-                }
-            }
-        }
+        let pairs = (0..layers)
+            .flat_map(|l| layer_pairs(trace, l, trace.tokens()))
+            .collect();
         Self {
             experts: e,
             layers,
@@ -52,6 +39,26 @@ impl Coactivation {
         let n = self.experts * self.experts;
         &self.pairs[l * n..(l + 1) * n]
     }
+}
+
+/// Same-token pair counts of layer `l` over the first `tokens` tokens of `trace`, row-major
+/// `experts × experts` (symmetric, zero diagonal).
+pub fn layer_pairs(trace: &TokenTrace, l: usize, tokens: usize) -> Vec<f32> {
+    let e = trace.experts();
+    let mut m = vec![0f32; e * e];
+    for t in 0..trace.tokens().min(tokens) {
+        let c = trace.choice(l, t);
+        for (i, &a) in c.iter().enumerate() {
+            for &b in &c[i + 1..] {
+                let (a, b) = (usize::from(a), usize::from(b));
+                if a != b {
+                    m[a * e + b] += 1.0;
+                    m[b * e + a] += 1.0;
+                }
+            }
+        }
+    }
+    m
 }
 
 #[cfg(test)]

@@ -107,14 +107,7 @@ impl<'a> Dispatcher<'a> {
     }
 }
 
-/// `(max − mean) / mean`, 0 for an all-zero vector.
-pub(crate) fn imbalance(loads: &[f64]) -> f64 {
-    let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
-    if mean <= 0.0 {
-        return 0.0;
-    }
-    loads.iter().copied().fold(0.0, f64::max) / mean - 1.0
-}
+pub(crate) use crate::eval::imbalance;
 
 #[cfg(test)]
 mod tests {

@@ -135,7 +135,7 @@ impl SkuaPlanner {
             .filter(|_| self.locality_slack > 0.0 && topo.nodes() > 1)
         {
             Some(trace) => {
-                let coact = layer_coactivation(trace, l, self.sample_tokens);
+                let coact = crate::coact::layer_pairs(trace, l, self.sample_tokens);
                 // From the balanced plan, gain locality within the cap.
                 let futures: Vec<Vec<f64>> =
                     req.futures.iter().map(|f| f.layer(l).to_vec()).collect();
@@ -301,23 +301,4 @@ fn greedy_start(topo: &Topology, robust: &[f64]) -> Vec<usize> {
         load[g] += robust[e] / cnt[e] as f64;
     }
     slots
-}
-
-/// Same-token pair counts of layer `l` over the first `tokens` tokens, `experts × experts`.
-fn layer_coactivation(trace: &TokenTrace, l: usize, tokens: usize) -> Vec<f32> {
-    let e = trace.experts();
-    let mut m = vec![0f32; e * e];
-    for t in 0..trace.tokens().min(tokens) {
-        let c = trace.choice(l, t);
-        for (i, &a) in c.iter().enumerate() {
-            for &b in &c[i + 1..] {
-                let (a, b) = (usize::from(a), usize::from(b));
-                if a != b {
-                    m[a * e + b] += 1.0;
-                    m[b * e + a] += 1.0;
-                }
-            }
-        }
-    }
-    m
 }
