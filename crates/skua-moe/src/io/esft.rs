@@ -117,18 +117,10 @@ pub fn read_esft_task_with(dir: &Path, opts: &EsftOptions) -> Result<EsftTask, M
 /// Reads `derived_expert_counts.csv` (`task,moe_layer(1-26),expert,token_count`, layers from 1)
 /// into one load per task (layer `l` → row `l - 1`; shape = largest layer × largest expert + 1).
 pub fn read_derived_counts(path: &Path) -> Result<BTreeMap<String, ExpertLoad>, MoeError> {
-    let err = |at: String, message: String| MoeError::Parse {
-        path: path.display().to_string(),
-        at,
-        message,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(super::open(path)?);
-    let header = rdr
-        .headers()
-        .map_err(|e| err("line 1".into(), e.to_string()))?
-        .clone();
+    let err =
+        |at: String, message: String| super::parse_error(&path.display().to_string(), at, message);
+    let (mut rdr, header) =
+        super::csv_with_header(super::open(path)?, &path.display().to_string())?;
     let names: Vec<&str> = header.iter().collect();
     let ok = names.len() == 4
         && names[0] == "task"

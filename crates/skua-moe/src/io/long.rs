@@ -83,18 +83,8 @@ pub fn read_long_csv(path: &Path) -> Result<WindowedLoad, MoeError> {
 
 /// Parses long-format CSV from a reader; `origin` names the source in errors.
 pub fn parse_long_csv(input: impl BufRead, origin: &str) -> Result<WindowedLoad, MoeError> {
-    let err = |at: String, message: String| MoeError::Parse {
-        path: origin.to_string(),
-        at,
-        message,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let header = rdr
-        .headers()
-        .map_err(|e| err("line 1".into(), e.to_string()))?
-        .clone();
+    let err = |at: String, message: String| super::parse_error(origin, at, message);
+    let (mut rdr, header) = super::csv_with_header(input, origin)?;
     let col = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             err(
@@ -197,18 +187,8 @@ pub fn parse_token_csv(
     origin: &str,
     experts: Option<usize>,
 ) -> Result<TokenTrace, MoeError> {
-    let err = |at: String, message: String| MoeError::Parse {
-        path: origin.to_string(),
-        at,
-        message,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let header = rdr
-        .headers()
-        .map_err(|e| err("line 1".into(), e.to_string()))?
-        .clone();
+    let err = |at: String, message: String| super::parse_error(origin, at, message);
+    let (mut rdr, header) = super::csv_with_header(input, origin)?;
     let find = |name: &str| header.iter().position(|h| h == name);
     let missing = |name: &str| {
         err(

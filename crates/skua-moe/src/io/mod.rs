@@ -29,6 +29,30 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, MoeError> {
     }
 }
 
+/// A parse error of `origin` at `at` (`line 3`, `line 3, field 2`, …).
+pub(crate) fn parse_error(origin: &str, at: String, message: String) -> MoeError {
+    MoeError::Parse {
+        path: origin.to_string(),
+        at,
+        message,
+    }
+}
+
+/// A CSV reader (fields trimmed) and its header row; an unreadable header is an error at line 1.
+pub(crate) fn csv_with_header<R: std::io::Read>(
+    input: R,
+    origin: &str,
+) -> Result<(csv::Reader<R>, csv::StringRecord), MoeError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| parse_error(origin, "line 1".into(), e.to_string()))?
+        .clone();
+    Ok((rdr, header))
+}
+
 /// Reads a whole (possibly gzipped) file as UTF-8 text.
 pub fn read_text(path: &Path) -> Result<String, MoeError> {
     let mut s = String::new();

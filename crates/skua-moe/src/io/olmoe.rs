@@ -182,18 +182,10 @@ fn dup(path: &Path, r: &Row, what: &str, first: u64) -> MoeError {
 
 /// Reads a CSV whose header is exactly `columns`: two text keys, integer indices, a count last.
 fn read_rows(path: &Path, columns: &[&str]) -> Result<Vec<Row>, MoeError> {
-    let err = |at: String, message: String| MoeError::Parse {
-        path: path.display().to_string(),
-        at,
-        message,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(super::open(path)?);
-    let header = rdr
-        .headers()
-        .map_err(|e| err("line 1".into(), e.to_string()))?
-        .clone();
+    let err =
+        |at: String, message: String| super::parse_error(&path.display().to_string(), at, message);
+    let (mut rdr, header) =
+        super::csv_with_header(super::open(path)?, &path.display().to_string())?;
     if !header.iter().eq(columns.iter().copied()) {
         return Err(err(
             "line 1".into(),
