@@ -38,6 +38,14 @@ pub(crate) struct Search<'a> {
 /// Top three GPUs of one scenario: (load, gpu), descending.
 type Top3 = [(f64, usize); 3];
 
+/// What retarget evaluations share within one step of the search.
+struct RetargetCtx {
+    /// Per expert: its slots.
+    replicas: Vec<Vec<usize>>,
+    /// Per scenario: GPUs by load, descending.
+    order: Vec<Vec<usize>>,
+}
+
 impl<'a> Search<'a> {
     pub(crate) fn new(
         topo: &'a Topology,
@@ -114,6 +122,23 @@ impl<'a> Search<'a> {
             .collect()
     }
 
+    fn retarget_ctx(&self) -> RetargetCtx {
+        let mut replicas = vec![Vec::new(); self.cnt.len()];
+        for (p, &e) in self.slots.iter().enumerate() {
+            replicas[e].push(p);
+        }
+        let order = self
+            .gpu
+            .iter()
+            .map(|g| {
+                let mut o: Vec<usize> = (0..g.len()).collect();
+                o.sort_by(|&x, &y| g[y].total_cmp(&g[x]));
+                o
+            })
+            .collect();
+        RetargetCtx { replicas, order }
+    }
+
     fn on_gpu(&self, g: usize, e: usize) -> bool {
         self.topo.slots_of_gpu(g).any(|p| self.slots[p] == e)
     }
@@ -138,22 +163,24 @@ impl<'a> Search<'a> {
                     continue;
                 }
                 let mut best: Option<(f64, usize)> = None;
+                let top = self.top3();
                 for q in 0..self.slots.len() {
                     let gq = self.topo.gpu_of_slot(q);
                     let f = self.slots[q];
                     if gq == g || f == e || self.on_gpu(g, f) || self.on_gpu(gq, e) {
                         continue;
                     }
-                    let v = self.swap_value(p, q, &self.top3());
+                    let v = self.swap_value(p, q, &top);
                     if best.is_none_or(|(b, _)| v < b) {
                         best = Some((v, q));
                     }
                 }
                 let mut change = best.map(|(v, q)| (v, vec![(p, self.slots[q]), (q, e)]));
                 // Or give the duplicate slot to another expert (fewer replicas of `e`).
+                let ctx = self.retarget_ctx();
                 for b in 0..self.cnt.len() {
                     if b != e && !self.on_gpu(g, b) {
-                        let v = self.retarget_value(p, b);
+                        let v = self.retarget_value(p, b, &ctx);
                         if change.as_ref().is_none_or(|(c, _)| v < *c) {
                             change = Some((v, vec![(p, b)]));
                         }
@@ -182,23 +209,43 @@ impl<'a> Search<'a> {
         total / self.scen.len() as f64
     }
 
-    fn retarget_value(&self, p: usize, b: usize) -> f64 {
+    /// The objective after slot `p` becomes a replica of `b`. Only the GPUs holding a replica of
+    /// the slot's expert or of `b` change; the hottest of the others is the first of `order`
+    /// (per scenario, GPUs by load, descending) outside that set.
+    fn retarget_value(&self, p: usize, b: usize, ctx: &RetargetCtx) -> f64 {
         let a = self.slots[p];
         let (ca, cb) = (self.cnt[a] as f64, self.cnt[b] as f64);
+        // Slots whose load changes, in slot order (as a full pass over the slots would add them).
+        let mut touched: Vec<usize> = ctx.replicas[a]
+            .iter()
+            .chain(&ctx.replicas[b])
+            .copied()
+            .collect();
+        touched.sort_unstable();
         let mut total = 0.0;
+        let mut changed: Vec<(usize, f64)> = Vec::with_capacity(touched.len());
         for (si, w) in self.scen.iter().enumerate() {
-            let mut g = self.gpu[si].clone();
-            for (q, &e) in self.slots.iter().enumerate() {
+            changed.clear();
+            for &q in &touched {
                 let gq = self.topo.gpu_of_slot(q);
-                if q == p {
-                    g[gq] += w[b] / (cb + 1.0) - w[a] / ca;
-                } else if e == a {
-                    g[gq] += w[a] / (ca - 1.0) - w[a] / ca;
-                } else if e == b {
-                    g[gq] += w[b] / (cb + 1.0) - w[b] / cb;
+                let d = if q == p {
+                    w[b] / (cb + 1.0) - w[a] / ca
+                } else if self.slots[q] == a {
+                    w[a] / (ca - 1.0) - w[a] / ca
+                } else {
+                    w[b] / (cb + 1.0) - w[b] / cb
+                };
+                match changed.iter_mut().find(|(g, _)| *g == gq) {
+                    Some((_, x)) => *x += d,
+                    None => changed.push((gq, self.gpu[si][gq] + d)),
                 }
             }
-            total += g.iter().copied().fold(0.0, f64::max) * self.inv_mean[si];
+            let rest = ctx.order[si]
+                .iter()
+                .find(|g| !changed.iter().any(|(c, _)| c == *g))
+                .map_or(0.0, |&g| self.gpu[si][g]);
+            let peak = changed.iter().fold(rest.max(0.0), |m, &(_, x)| m.max(x));
+            total += peak * self.inv_mean[si];
         }
         total / self.scen.len() as f64
     }
@@ -256,7 +303,9 @@ impl<'a> Search<'a> {
                     }
                 }
             }
-            if retarget_candidates > 0 && self.scope == Scope::Cluster {
+            let ctx = (retarget_candidates > 0 && self.scope == Scope::Cluster)
+                .then(|| self.retarget_ctx());
+            if let Some(ctx) = &ctx {
                 // Experts with the highest load per replica are the ones another replica helps.
                 let mut order: Vec<usize> = (0..self.cnt.len())
                     .filter(|&e| self.cnt[e] < gpus)
@@ -278,12 +327,12 @@ impl<'a> Search<'a> {
                             if self.budget.is_some_and(|bud| self.moved_if(&ch) > bud) {
                                 continue;
                             }
-                            consider(self.retarget_value(p, b), ch, &mut best);
+                            consider(self.retarget_value(p, b, ctx), ch, &mut best);
                         }
                     }
                 }
             }
-            if retarget_candidates > 0 && self.scope == Scope::Cluster {
+            if let Some(ctx) = &ctx {
                 // Or split an expert of a hot GPU further: a cold GPU's spare replica becomes
                 // another replica of it.
                 let mut cold: Vec<usize> = (0..gpus).collect();
@@ -303,7 +352,7 @@ impl<'a> Search<'a> {
                                 if self.budget.is_some_and(|bud| self.moved_if(&ch) > bud) {
                                     continue;
                                 }
-                                consider(self.retarget_value(q, b), ch, &mut best);
+                                consider(self.retarget_value(q, b, ctx), ch, &mut best);
                             }
                         }
                     }
