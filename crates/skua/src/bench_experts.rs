@@ -12,8 +12,8 @@ use clap::Args;
 use serde::Serialize;
 use skua_moe::locmoe::RoutingStats;
 use skua_moe::study::{
-    ADAPT_BUDGET, CrossRow, GoldenRow, HeldOutRow, IncrementalRow, LocMoeStudy, LocalityStudy,
-    StudyOptions, StudyReport, run_all,
+    ADAPT_BUDGET, CrossRow, GoldenRow, HeldOutRow, IncrementalRow, LOCALITY_FUTURES,
+    LOCALITY_TRIALS, LocMoeStudy, LocalityStudy, StudyOptions, StudyReport, run_all,
 };
 use skua_moe::synth::{CalibrationReport, TraceStats};
 
@@ -365,14 +365,17 @@ fn render_locality(l: &LocalityStudy) -> String {
     let mut out = format!(
         "== Locality (synthetic, DeepSeek-V3-like router) ==\n\
          {}; {} experts in {} groups (top {} groups), top-{}, {} layers, {} tokens; planned on \
-         window 0, scored on window 1\n",
+         window 0, scored on window 1; mean over {} generator seeds; skua plans with {} \
+         sequence-bootstrap futures of window 0\n",
         l.topology,
         g.experts,
         g.groups,
         g.top_groups,
         g.top_k,
         g.layers,
-        thousands(g.tokens as u64)
+        thousands(g.tokens as u64),
+        LOCALITY_TRIALS,
+        LOCALITY_FUTURES
     );
     if l.rows.is_empty() {
         out.push_str("(no rows)\n\n");
@@ -407,6 +410,14 @@ fn render_locality(l: &LocalityStudy) -> String {
         ],
         &t,
     ));
+    for r in &l.rows {
+        let per: Vec<String> = r
+            .trials
+            .iter()
+            .map(|(i, n)| format!("{} at {n:.2}", imb(*i)))
+            .collect();
+        out.push_str(&format!("{} per seed: {}\n", r.planner, per.join(", ")));
+    }
     if let Some(s) = l.rows.iter().find(|r| r.planner == "skua") {
         for e in l.rows.iter().filter(|r| r.planner != "skua") {
             out.push_str(&format!(

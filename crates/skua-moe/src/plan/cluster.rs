@@ -5,7 +5,12 @@
 //! in same-token pairs whose experts share a node; replicated experts stay where the balance put
 //! them (a token reaches its nearest replica, so a replica on another node costs no node).
 
+use super::visits::NodeVisits;
+use crate::load::TokenTrace;
 use crate::topology::Topology;
+
+/// Candidates (best by pair count first) whose exact node-visit change is counted per KL step.
+const EXACT_CANDIDATES: usize = 64;
 
 struct Scenario {
     slot_load: Vec<f64>,
@@ -32,10 +37,39 @@ pub(crate) struct Cluster<'a> {
     members: Vec<u32>,
     /// Affinity of expert e to node n: Σ over experts f present on n of coact[e][f].
     affinity: Vec<f64>,
+    /// Exact node visits of a token sample, when given: gains and costs are counted on it.
+    visits: Option<NodeVisits<'a>>,
     pub(crate) slots: Vec<usize>,
 }
 
 impl<'a> Cluster<'a> {
+    /// Counts gains and costs as the exact change in nodes reached by the first `tokens` tokens
+    /// of layer `layer` of `trace` (instead of same-token pairs).
+    pub(crate) fn with_visits(
+        mut self,
+        trace: &'a TokenTrace,
+        layer: usize,
+        tokens: usize,
+    ) -> Self {
+        self.visits = Some(NodeVisits::new(
+            self.topo,
+            trace,
+            layer,
+            tokens,
+            &self.slots,
+        ));
+        self
+    }
+
+    /// Gain of swapping slots `p` and `q`: fewer node visits when counted exactly, else more
+    /// co-located pairs.
+    fn gain(&self, p: usize, q: usize) -> f64 {
+        match &self.visits {
+            Some(v) => -(v.swap_delta(p, q) as f64),
+            None => self.pair_gain(p, q),
+        }
+    }
+
     /// Also keeps every GPU within the cap in each of `futures` (or no worse than it already is).
     pub(crate) fn with_futures(mut self, futures: &[Vec<f64>], slack: f64) -> Self {
         let topo = self.topo;
@@ -120,6 +154,7 @@ impl<'a> Cluster<'a> {
             cnt,
             members,
             affinity,
+            visits: None,
             slots,
         }
     }
@@ -131,7 +166,7 @@ impl<'a> Cluster<'a> {
     /// Gain in co-located pairs when the replicas at slots `p` and `q` trade nodes (a replica
     /// only loses its node's partners when it is the expert's last replica there, and only gains
     /// a node's partners when the expert was not there yet).
-    fn gain(&self, p: usize, q: usize) -> f64 {
+    fn pair_gain(&self, p: usize, q: usize) -> f64 {
         let nodes = self.topo.nodes();
         let (a, b) = (self.slots[p], self.slots[q]);
         let (n1, n2) = (self.topo.node_of_slot(p), self.topo.node_of_slot(q));
@@ -174,6 +209,9 @@ impl<'a> Cluster<'a> {
             sc.slot_load.swap(p, q);
         }
         self.slots.swap(p, q);
+        if let Some(v) = &mut self.visits {
+            v.swap(p, q);
+        }
         if n1 != n2 {
             self.moved(a, n1, n2);
             self.moved(b, n2, n1);
@@ -215,6 +253,9 @@ impl<'a> Cluster<'a> {
         }
         self.leave(y, n);
         self.arrive(x, n);
+        if let Some(v) = &mut self.visits {
+            v.rebuild(&self.slots);
+        }
     }
 
     fn leave(&mut self, e: usize, n: usize) {
@@ -252,7 +293,7 @@ impl<'a> Cluster<'a> {
             if peak <= self.cap {
                 break;
             }
-            let mut best: Option<(f64, usize, usize, f64)> = None;
+            let (mut swaps, mut retargets) = (Vec::new(), Vec::new());
             for p in topo.slots_of_gpu(h) {
                 let a = self.slots[p];
                 for q in 0..self.slots.len() {
@@ -267,16 +308,11 @@ impl<'a> Cluster<'a> {
                     }
                     // Shedding more than the excess earns nothing; free moves go largest first.
                     let shed = d.min(peak - self.cap);
-                    let cost = (-self.gain(p, q)).max(0.0) / shed;
-                    if best
-                        .is_none_or(|x| cost < x.0 - 1e-12 || (cost <= x.0 + 1e-12 && shed > x.3))
-                    {
-                        best = Some((cost, p, q, shed));
-                    }
+                    swaps.push(((-self.pair_gain(p, q)).max(0.0) / shed, p, q, shed));
                 }
             }
+            let best = self.cheapest(&mut swaps, |k, p, q| (-k.gain(p, q)).max(0.0));
             // Or turn a spare replica elsewhere into another replica of an expert on the hot GPU.
-            let mut retarget: Option<(f64, usize, usize, f64)> = None;
             for x in topo.slots_of_gpu(h).map(|p| self.slots[p]) {
                 for q in 0..self.slots.len() {
                     let y = self.slots[q];
@@ -289,24 +325,11 @@ impl<'a> Cluster<'a> {
                     if new_peak >= peak - 1e-12 {
                         continue;
                     }
-                    let n2 = topo.node_of_slot(q);
-                    let nodes = topo.nodes();
-                    let mut loss = 0.0;
-                    if self.members[y * nodes + n2] == 1 {
-                        loss += self.affinity[y * nodes + n2];
-                    }
-                    if self.members[x * nodes + n2] == 0 {
-                        loss -= self.affinity[x * nodes + n2];
-                    }
                     let shed = (peak - new_peak).min(peak - self.cap);
-                    let cost = loss.max(0.0) / shed;
-                    if retarget
-                        .is_none_or(|r| cost < r.0 - 1e-12 || (cost <= r.0 + 1e-12 && shed > r.3))
-                    {
-                        retarget = Some((cost, q, x, shed));
-                    }
+                    retargets.push((self.pair_retarget_loss(q, x).max(0.0) / shed, q, x, shed));
                 }
             }
+            let retarget = self.cheapest(&mut retargets, |k, q, x| k.retarget_loss(q, x).max(0.0));
             match (best, retarget) {
                 (Some(b), Some(r)) if r.0 < b.0 - 1e-12 || (r.0 <= b.0 + 1e-12 && r.3 > b.3) => {
                     self.retarget(r.1, r.2)
@@ -318,6 +341,66 @@ impl<'a> Cluster<'a> {
             taken += 1;
         }
         taken
+    }
+
+    /// Of candidate moves `(cost per shed by pair counts, a, b, shed)`, the one with the lowest
+    /// cost per unit shed (the larger shed on ties); with exact visits, the costs of the
+    /// [`EXACT_CANDIDATES`] cheapest by pair counts are recounted by `exact(self, a, b)`.
+    fn cheapest(
+        &self,
+        cands: &mut [(f64, usize, usize, f64)],
+        exact: impl Fn(&Self, usize, usize) -> f64,
+    ) -> Option<(f64, usize, usize, f64)> {
+        let better = |c: &(f64, usize, usize, f64), b: &(f64, usize, usize, f64)| {
+            c.0 < b.0 - 1e-12 || (c.0 <= b.0 + 1e-12 && c.3 > b.3)
+        };
+        let shortlist = if self.visits.is_some() {
+            cands.sort_by(|x, y| x.0.total_cmp(&y.0).then(y.3.total_cmp(&x.3)));
+            let n = cands.len().min(EXACT_CANDIDATES);
+            for c in &mut cands[..n] {
+                c.0 = exact(self, c.1, c.2) / c.3;
+            }
+            &cands[..n]
+        } else {
+            &cands[..]
+        };
+        let mut best: Option<(f64, usize, usize, f64)> = None;
+        for c in shortlist {
+            if best.as_ref().is_none_or(|b| better(c, b)) {
+                best = Some(*c);
+            }
+        }
+        best
+    }
+
+    /// Locality lost when slot `q` becomes a replica of `x`.
+    fn retarget_loss(&self, q: usize, x: usize) -> f64 {
+        if let Some(v) = &self.visits {
+            let y = self.slots[q];
+            let others: Vec<usize> = (0..self.slots.len())
+                .filter(|&p| p != q && self.slots[p] == y)
+                .collect();
+            let xs: Vec<usize> = (0..self.slots.len())
+                .filter(|&p| self.slots[p] == x)
+                .collect();
+            return v.retarget_delta(q, &others, &xs) as f64;
+        }
+        self.pair_retarget_loss(q, x)
+    }
+
+    /// Same-token pairs lost when slot `q` becomes a replica of `x`.
+    fn pair_retarget_loss(&self, q: usize, x: usize) -> f64 {
+        let y = self.slots[q];
+        let n2 = self.topo.node_of_slot(q);
+        let nodes = self.topo.nodes();
+        let mut loss = 0.0;
+        if self.members[y * nodes + n2] == 1 {
+            loss += self.affinity[y * nodes + n2];
+        }
+        if self.members[x * nodes + n2] == 0 {
+            loss -= self.affinity[x * nodes + n2];
+        }
+        loss
     }
 
     fn moved(&mut self, e: usize, from: usize, to: usize) {
@@ -339,13 +422,16 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    /// Takes the best balance-respecting swap while one gains; at most `max_swaps`.
+    /// Takes the best balance-respecting swap while one gains; at most `max_swaps`. With exact
+    /// visits, the best [`EXACT_CANDIDATES`] swaps by pair count are counted exactly and the best
+    /// of those is taken.
     pub(crate) fn run(&mut self, max_swaps: usize) -> usize {
         let topo = self.topo;
         let all: Vec<usize> = (0..self.slots.len()).collect();
         let mut taken = 0;
+        let mut cands: Vec<(f64, usize, usize)> = Vec::new();
         for _ in 0..max_swaps {
-            let mut best: Option<(f64, usize, usize)> = None;
+            cands.clear();
             for (i, &p) in all.iter().enumerate() {
                 let (g1, n1) = (topo.gpu_of_slot(p), topo.node_of_slot(p));
                 for &q in &all[i + 1..] {
@@ -358,12 +444,29 @@ impl<'a> Cluster<'a> {
                     if self.gpu_load[g1] + d > self.cap || self.gpu_load[g2] - d > self.cap {
                         continue;
                     }
-                    let gain = self.gain(p, q);
-                    if gain > 1e-9 && best.is_none_or(|b| gain > b.0) && self.futures_allow(p, q) {
-                        best = Some((gain, p, q));
+                    let gain = self.pair_gain(p, q);
+                    if gain > 1e-9 && self.futures_allow(p, q) {
+                        cands.push((gain, p, q));
                     }
                 }
             }
+            let best = match &self.visits {
+                None => cands
+                    .iter()
+                    .copied()
+                    .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)).then(y.2.cmp(&x.2))),
+                Some(v) => {
+                    cands.sort_by(|x, y| {
+                        y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2))
+                    });
+                    cands
+                        .iter()
+                        .take(EXACT_CANDIDATES)
+                        .map(|&(_, p, q)| (-(v.swap_delta(p, q) as f64), p, q))
+                        .filter(|c| c.0 > 0.5)
+                        .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)).then(y.2.cmp(&x.2)))
+                }
+            };
             let Some((_, p, q)) = best else { break };
             self.swap(p, q);
             taken += 1;

@@ -4,6 +4,7 @@ mod cluster;
 pub mod eplb;
 mod search;
 pub mod skua;
+mod visits;
 
 use crate::MoeError;
 use crate::coact::Coactivation;

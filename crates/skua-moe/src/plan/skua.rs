@@ -15,8 +15,12 @@
 //!    nearest replica). Both then take Kernighan–Lin swaps ([`super::cluster`]) that put
 //!    co-activated experts on one node while every GPU stays within `(1 + slack) × mean` of the
 //!    forecast and of every sampled future. The candidate whose sampled tokens reach fewer nodes
-//!    (routed exactly, [`crate::route`]) wins. After LocMoE (IJCAI 2024): keep token traffic in
-//!    the node, but only as far as balance allows.
+//!    (routed exactly, [`crate::route`]) wins. Gains and costs are counted as the exact change in
+//!    nodes reached by the sampled tokens ([`super::visits`]); swaps are shortlisted by
+//!    same-token pair counts. After LocMoE (IJCAI 2024): keep token traffic in the node, but only
+//!    as far as balance allows.
+//! 4. **Polish.** Swaps inside each node (so no token reaches another node) that lower the mean
+//!    over the forecast and the futures of the hottest GPU's load.
 
 use rayon::prelude::*;
 
@@ -44,10 +48,13 @@ pub struct SkuaPlanner {
     pub max_moves: usize,
 }
 
+/// The default locality slack: the hottest GPU may reach 1.015 × the mean for locality.
+pub const DEFAULT_LOCALITY_SLACK: f64 = 0.015;
+
 impl Default for SkuaPlanner {
     fn default() -> Self {
         Self {
-            locality_slack: 0.04,
+            locality_slack: DEFAULT_LOCALITY_SLACK,
             max_swaps: 2000,
             sample_tokens: 16_384,
             max_moves: 400,
@@ -127,7 +134,7 @@ impl SkuaPlanner {
             return s.slots;
         }
         let start = start_layer(topo, &robust, req.groups, false);
-        let mut s = Search::new(topo, scen, start, Scope::Cluster, None);
+        let mut s = Search::new(topo, scen.clone(), start, Scope::Cluster, None);
         s.repair_duplicates();
         s.run(self.max_moves, 64);
         match req
@@ -139,8 +146,14 @@ impl SkuaPlanner {
                 // From the balanced plan, gain locality within the cap.
                 let futures: Vec<Vec<f64>> =
                     req.futures.iter().map(|f| f.layer(l).to_vec()).collect();
-                let mut k = Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack)
-                    .with_futures(&futures, self.locality_slack);
+                let n = self.sample_tokens;
+                let mut k = exact_visits(
+                    Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack)
+                        .with_futures(&futures, self.locality_slack),
+                    trace,
+                    l,
+                    n,
+                );
                 k.run(self.max_swaps);
                 let mut cands = vec![k.slots];
                 // From groups-on-nodes, shed load to the cap at the least locality cost, then gain.
@@ -148,14 +161,28 @@ impl SkuaPlanner {
                     let mut s = Search::new(topo, vec![robust.clone()], h, Scope::Node, None);
                     s.repair_duplicates();
                     s.run(self.max_moves, 0);
-                    let mut k = Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack);
+                    let mut k = exact_visits(
+                        Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack),
+                        trace,
+                        l,
+                        n,
+                    );
                     k.rebalance(self.max_swaps);
-                    let mut k = Cluster::new(topo, &robust, &coact, k.slots, self.locality_slack)
-                        .with_futures(&futures, self.locality_slack);
+                    let mut k = exact_visits(
+                        Cluster::new(topo, &robust, &coact, k.slots, self.locality_slack)
+                            .with_futures(&futures, self.locality_slack),
+                        trace,
+                        l,
+                        n,
+                    );
                     k.run(self.max_swaps);
                     cands.push(k.slots);
                 }
-                self.pick(topo, &robust, cands, trace, l)
+                // Balance inside each node over the forecast and the futures: no node changes.
+                let chosen = self.pick(topo, &robust, cands, trace, l);
+                let mut s = Search::new(topo, scen, chosen, Scope::Node, None);
+                s.run(self.max_moves, 0);
+                s.slots
             }
             None => s.slots,
         }
@@ -209,6 +236,11 @@ impl SkuaPlanner {
             .map(|s| s.3)
             .unwrap_or_default()
     }
+}
+
+/// Counts a locality stage's gains on the exact node visits of `n` sampled tokens.
+fn exact_visits<'b>(k: Cluster<'b>, trace: &'b TokenTrace, l: usize, n: usize) -> Cluster<'b> {
+    k.with_visits(trace, l, n)
 }
 
 /// EPLB's hierarchical start (groups on nodes) when the groups divide over the nodes.

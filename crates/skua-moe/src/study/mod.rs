@@ -9,8 +9,8 @@ mod synthetic;
 pub use esft::{ADAPT_BUDGET, CrossRow, HeldOutRow, cross_task, held_out, read_tasks};
 pub use golden::{GoldenRow, duplicate_gpus, golden};
 pub use synthetic::{
-    IncrementalRow, LocMoeStudy, LocalityRow, LocalityStudy, incremental, locality,
-    locality_topology, locmoe,
+    IncrementalRow, LOCALITY_FUTURES, LOCALITY_TRIALS, LocMoeStudy, LocalityRow, LocalityStudy,
+    incremental, locality, locality_topology, locmoe,
 };
 
 use std::path::PathBuf;

@@ -21,14 +21,20 @@ pub fn locality_topology() -> Result<Topology, MoeError> {
     Topology::uniform(8, 32, 288)
 }
 
-/// One planner on the locality study (planned on window 0, scored on window 1).
-#[derive(Debug, Clone, Serialize)]
+/// Window pairs (generator seeds) the locality study averages over.
+pub const LOCALITY_TRIALS: u64 = 8;
+/// Sequence-bootstrap futures skua plans against in the locality study (the CLI's default).
+pub const LOCALITY_FUTURES: usize = 8;
+
+/// One planner on the locality study (planned on window 0, scored on window 1), averaged over
+/// the trials.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct LocalityRow {
     /// Planner.
     pub planner: String,
     /// Mean GPU imbalance (EPLB's model: replicas share an expert's load equally).
     pub imbalance: f64,
-    /// Worst layer's imbalance.
+    /// Worst layer's imbalance (worst over the trials).
     pub max_imbalance: f64,
     /// GPU imbalance when every token reaches its nearest replica.
     pub routed_imbalance: f64,
@@ -36,16 +42,18 @@ pub struct LocalityRow {
     pub nodes_per_token: f64,
     /// Share of token-expert assignments served on the token's node.
     pub local_share: f64,
-    /// Cross-node bytes of the scored window, GB.
+    /// Cross-node bytes of the scored window, GB (mean over the trials).
     pub cross_node_gb: f64,
-    /// Planning time, seconds.
+    /// Planning time, seconds (mean over the trials).
     pub seconds: f64,
+    /// Per trial: (imbalance, nodes per token).
+    pub trials: Vec<(f64, f64)>,
 }
 
 /// The locality study.
 #[derive(Debug, Clone, Serialize)]
 pub struct LocalityStudy {
-    /// The generator's parameters.
+    /// The generator's parameters (of the first trial; trial `i` adds `i` to the seed).
     pub generator: SynthConfig,
     /// Cluster shape.
     pub topology: String,
@@ -53,17 +61,15 @@ pub struct LocalityStudy {
     pub rows: Vec<LocalityRow>,
 }
 
-/// Plans window 0 of the DeepSeek-V3-like generator with each planner and scores window 1.
+/// Plans window 0 of the DeepSeek-V3-like generator with each planner and scores window 1, for
+/// [`LOCALITY_TRIALS`] generator seeds; skua also gets [`LOCALITY_FUTURES`] sequence-bootstrap
+/// futures of window 0 (EPLB's greedy has no use for them).
 pub fn locality(opts: &StudyOptions) -> Result<LocalityStudy, MoeError> {
-    let cfg = SynthConfig {
+    let base = SynthConfig {
         seed: SynthConfig::deepseek_v3_like().seed.wrapping_add(opts.seed),
         ..SynthConfig::deepseek_v3_like()
     };
-    let windows = generate_windows(&cfg, 2)?;
-    let (train, test) = (&windows[0], &windows[1]);
     let topo = locality_topology()?;
-    let load = train.counts();
-    let test_load = test.counts();
     let planners: Vec<Box<dyn Planner>> = vec![
         Box::new(EplbGreedy {
             mode: EplbMode::Hierarchical,
@@ -73,33 +79,57 @@ pub fn locality(opts: &StudyOptions) -> Result<LocalityStudy, MoeError> {
         }),
         Box::new(SkuaPlanner::default()),
     ];
-    let mut rows = Vec::new();
-    for p in &planners {
-        let mut req = PlanRequest::new(&topo, &load, cfg.groups);
-        req.tokens = Some(train);
-        let t = Instant::now();
-        let placement = p.plan(&req)?;
-        let seconds = t.elapsed().as_secs_f64();
-        let s = score(
-            &placement,
-            &topo,
-            &test_load,
-            Some(test),
-            &EvalConfig::default(),
-        );
-        rows.push(LocalityRow {
+    let mut rows: Vec<LocalityRow> = planners
+        .iter()
+        .map(|p| LocalityRow {
             planner: p.name().to_string(),
-            imbalance: s.imbalance,
-            max_imbalance: s.max_imbalance,
-            routed_imbalance: s.routed_imbalance.unwrap_or(f64::NAN),
-            nodes_per_token: s.nodes_per_token.unwrap_or(f64::NAN),
-            local_share: s.local_share.unwrap_or(f64::NAN),
-            cross_node_gb: s.cross_node_bytes.unwrap_or(0.0) / 1e9,
-            seconds,
-        });
+            ..LocalityRow::default()
+        })
+        .collect();
+    for trial in 0..LOCALITY_TRIALS {
+        let cfg = SynthConfig {
+            seed: base.seed.wrapping_add(trial),
+            ..base.clone()
+        };
+        let windows = generate_windows(&cfg, 2)?;
+        let (train, test) = (&windows[0], &windows[1]);
+        let (load, test_load) = (train.counts(), test.counts());
+        let futures = bootstrap_futures(train, LOCALITY_FUTURES, opts.seed.wrapping_add(trial));
+        for (p, row) in planners.iter().zip(&mut rows) {
+            let mut req = PlanRequest::new(&topo, &load, cfg.groups);
+            req.tokens = Some(train);
+            req.futures = &futures;
+            let t = Instant::now();
+            let placement = p.plan(&req)?;
+            row.seconds += t.elapsed().as_secs_f64();
+            let s = score(
+                &placement,
+                &topo,
+                &test_load,
+                Some(test),
+                &EvalConfig::default(),
+            );
+            let npt = s.nodes_per_token.unwrap_or(f64::NAN);
+            row.imbalance += s.imbalance;
+            row.max_imbalance = row.max_imbalance.max(s.max_imbalance);
+            row.routed_imbalance += s.routed_imbalance.unwrap_or(f64::NAN);
+            row.nodes_per_token += npt;
+            row.local_share += s.local_share.unwrap_or(f64::NAN);
+            row.cross_node_gb += s.cross_node_bytes.unwrap_or(0.0) / 1e9;
+            row.trials.push((s.imbalance, npt));
+        }
+    }
+    let n = LOCALITY_TRIALS as f64;
+    for r in &mut rows {
+        r.imbalance /= n;
+        r.routed_imbalance /= n;
+        r.nodes_per_token /= n;
+        r.local_share /= n;
+        r.cross_node_gb /= n;
+        r.seconds /= n;
     }
     Ok(LocalityStudy {
-        generator: cfg,
+        generator: base,
         topology: format!(
             "{} nodes, {} GPUs, {} slots",
             topo.nodes(),

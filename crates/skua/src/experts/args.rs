@@ -160,7 +160,7 @@ pub struct ExpertsPlanArgs {
     pub forecaster: ForecasterArg,
     /// skua's locality stage (with per-token input) may let the hottest GPU reach (1 + S) × the
     /// mean load to keep tokens' experts on fewer nodes; 0 turns it off.
-    #[arg(long, value_name = "S", default_value_t = 0.04)]
+    #[arg(long, value_name = "S", default_value_t = skua_moe::plan::skua::DEFAULT_LOCALITY_SLACK)]
     pub locality_slack: f64,
     /// Seed of the sampled futures.
     #[arg(long, default_value_t = 0)]
@@ -275,7 +275,7 @@ pub struct ExpertsEvaluateArgs {
     pub forecaster: ForecasterArg,
     /// skua's locality stage (with per-token input) may let the hottest GPU reach (1 + S) × the
     /// mean load to keep tokens' experts on fewer nodes; 0 turns it off.
-    #[arg(long, value_name = "S", default_value_t = 0.04)]
+    #[arg(long, value_name = "S", default_value_t = skua_moe::plan::skua::DEFAULT_LOCALITY_SLACK)]
     pub locality_slack: f64,
     /// Seed of the sampled futures and of the noise-floor draws.
     #[arg(long, default_value_t = 0)]
