@@ -264,6 +264,12 @@ impl TokenTrace {
             }
             at += r.len();
         }
+        self.with_choices(tokens, choices, starts)
+    }
+
+    /// A trace of this one's shape holding `choices` (`layers × tokens × top_k`) for `tokens`
+    /// tokens, with sequences starting at `starts` (none: one sequence).
+    fn with_choices(&self, tokens: usize, choices: Vec<u16>, mut starts: Vec<usize>) -> Self {
         if starts.is_empty() {
             starts.push(0);
         }
@@ -304,17 +310,7 @@ impl TokenTrace {
                 .collect();
             starts.dedup();
             starts.retain(|&s| s < tokens.max(1));
-            if starts.is_empty() {
-                starts.push(0);
-            }
-            Self {
-                layers: self.layers,
-                experts: self.experts,
-                top_k: self.top_k,
-                tokens,
-                choices,
-                sequence_starts: starts,
-            }
+            self.with_choices(tokens, choices, starts)
         };
         (pick(0), pick(1))
     }

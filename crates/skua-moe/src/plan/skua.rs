@@ -147,13 +147,9 @@ impl SkuaPlanner {
                 let futures: Vec<Vec<f64>> =
                     req.futures.iter().map(|f| f.layer(l).to_vec()).collect();
                 let n = self.sample_tokens;
-                let mut k = exact_visits(
-                    Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack)
-                        .with_futures(&futures, self.locality_slack),
-                    trace,
-                    l,
-                    n,
-                );
+                let mut k = Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack)
+                    .with_futures(&futures, self.locality_slack)
+                    .with_visits(trace, l, n);
                 k.run(self.max_swaps);
                 let mut cands = vec![k.slots];
                 // From groups-on-nodes, shed load to the cap at the least locality cost, then gain.
@@ -161,20 +157,12 @@ impl SkuaPlanner {
                     let mut s = Search::new(topo, vec![robust.clone()], h, Scope::Node, None);
                     s.repair_duplicates();
                     s.run(self.max_moves, 0);
-                    let mut k = exact_visits(
-                        Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack),
-                        trace,
-                        l,
-                        n,
-                    );
+                    let mut k = Cluster::new(topo, &robust, &coact, s.slots, self.locality_slack)
+                        .with_visits(trace, l, n);
                     k.rebalance(self.max_swaps);
-                    let mut k = exact_visits(
-                        Cluster::new(topo, &robust, &coact, k.slots, self.locality_slack)
-                            .with_futures(&futures, self.locality_slack),
-                        trace,
-                        l,
-                        n,
-                    );
+                    let mut k = Cluster::new(topo, &robust, &coact, k.slots, self.locality_slack)
+                        .with_futures(&futures, self.locality_slack)
+                        .with_visits(trace, l, n);
                     k.run(self.max_swaps);
                     cands.push(k.slots);
                 }
@@ -236,11 +224,6 @@ impl SkuaPlanner {
             .map(|s| s.3)
             .unwrap_or_default()
     }
-}
-
-/// Counts a locality stage's gains on the exact node visits of `n` sampled tokens.
-fn exact_visits<'b>(k: Cluster<'b>, trace: &'b TokenTrace, l: usize, n: usize) -> Cluster<'b> {
-    k.with_visits(trace, l, n)
 }
 
 /// EPLB's hierarchical start (groups on nodes) when the groups divide over the nodes.
