@@ -283,7 +283,8 @@ fn render_cross_task(rows: &[CrossRow]) -> String {
     let mut out = String::from(
         "== ESFT cross-task ==\n\
          plan on one task, score on another; uniform = a plan that ignores the data, oracle = \
-         skua planned on the scored task itself\n",
+         skua planned on the scored task itself; load corr = mean over layers of the correlation \
+         of the two tasks' per-expert loads (how much the planning task tells about the other)\n",
     );
     if rows.is_empty() {
         out.push_str("(no rows)\n\n");
@@ -295,6 +296,7 @@ fn render_cross_task(rows: &[CrossRow]) -> String {
             vec![
                 r.plan_on.clone(),
                 r.score_on.clone(),
+                format!("{:.2}", r.load_corr),
                 imb(r.uniform),
                 imb(r.eplb),
                 imb(r.skua),
@@ -309,6 +311,7 @@ fn render_cross_task(rows: &[CrossRow]) -> String {
         &[
             "plan on",
             "score on",
+            "load corr",
             "uniform",
             "eplb",
             "skua",

@@ -165,29 +165,64 @@ pub fn multinomial_noise(
 /// requests vary (a request's tokens share topic and experts), not token by token. Each future is
 /// scaled to the trace's per-layer totals. Deterministic for a seed; an empty trace gives no future.
 pub fn bootstrap_futures(trace: &TokenTrace, n: usize, seed: u64) -> Vec<ExpertLoad> {
-    let seqs: Vec<ExpertLoad> = (0..trace.sequences())
-        .map(|s| trace.counts_in(trace.sequence_range(s)))
+    let seqs: Vec<Vec<f64>> = (0..trace.sequences())
+        .map(|s| trace.counts_in(trace.sequence_range(s)).values().to_vec())
         .collect();
-    if seqs.is_empty() || trace.tokens() == 0 {
+    resample_sequences(&seqs, trace.experts(), n, seed)
+        .into_iter()
+        .map(|v| {
+            let mut out = ExpertLoad::zeros(trace.layers(), trace.experts());
+            for (l, row) in v.chunks(trace.experts()).enumerate() {
+                out.layer_mut(l).copy_from_slice(row);
+            }
+            out
+        })
+        .collect()
+}
+
+/// `n` sequence-bootstrap futures of one layer of `trace`, drawn as [`bootstrap_futures`] draws
+/// them (the same seed picks the same sequences): cheap when a planner wants many draws of a
+/// single layer. Deterministic for a seed; an empty trace gives no future.
+pub fn bootstrap_layer(trace: &TokenTrace, layer: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
+    let seqs: Vec<Vec<f64>> = (0..trace.sequences())
+        .map(|s| {
+            let mut c = vec![0.0; trace.experts()];
+            for t in trace.sequence_range(s) {
+                trace
+                    .choice(layer, t)
+                    .iter()
+                    .for_each(|&e| c[usize::from(e)] += 1.0);
+            }
+            c
+        })
+        .collect();
+    resample_sequences(&seqs, trace.experts(), n, seed)
+}
+
+/// `n` draws of `seqs.len()` per-sequence count vectors with replacement, each summed and then
+/// scaled, chunk by chunk of `chunk` values (one layer), to the chunk's total over all
+/// sequences. No draw when there is no sequence or no count.
+fn resample_sequences(seqs: &[Vec<f64>], chunk: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
+    let len = seqs.first().map_or(0, Vec::len);
+    if len == 0 || chunk == 0 || seqs.iter().flatten().sum::<f64>() <= 0.0 {
         return Vec::new();
     }
-    let full = trace.counts();
+    let mut full = vec![0.0; len];
+    for s in seqs {
+        full.iter_mut().zip(s).for_each(|(o, v)| *o += v);
+    }
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n)
         .map(|_| {
-            let mut out = ExpertLoad::zeros(trace.layers(), trace.experts());
+            let mut out = vec![0.0; len];
             for _ in 0..seqs.len() {
                 let s = &seqs[rng.random_range(0..seqs.len())];
-                for l in 0..trace.layers() {
-                    for (o, v) in out.layer_mut(l).iter_mut().zip(s.layer(l)) {
-                        *o += v;
-                    }
-                }
+                out.iter_mut().zip(s).for_each(|(o, v)| *o += v);
             }
-            for l in 0..trace.layers() {
-                let (want, got) = (full.layer_total(l), out.layer_total(l));
+            for (o, f) in out.chunks_mut(chunk).zip(full.chunks(chunk)) {
+                let (want, got) = (f.iter().sum::<f64>(), o.iter().sum::<f64>());
                 if got > 0.0 {
-                    out.layer_mut(l).iter_mut().for_each(|v| *v *= want / got);
+                    o.iter_mut().for_each(|v| *v *= want / got);
                 }
             }
             out
@@ -285,6 +320,27 @@ mod tests {
             dirichlet(&[0.2, 0.8], MAX_CONCENTRATION, &mut rng),
             vec![0.2, 0.8]
         );
+    }
+
+    #[test]
+    fn one_layer_draws_are_the_same_draws_as_whole_futures() {
+        // 2 layers, 4 experts, top-1; 6 tokens in 3 sequences of different make-up.
+        let choices = vec![0, 0, 1, 2, 3, 3, /* layer 1 */ 1, 2, 2, 0, 0, 3];
+        let trace = TokenTrace::new(4, 1, 2, choices, vec![0, 2, 4]).unwrap();
+        let whole = bootstrap_futures(&trace, 5, 11);
+        assert_eq!(whole.len(), 5);
+        for l in 0..2 {
+            let one = bootstrap_layer(&trace, l, 5, 11);
+            assert_eq!(one.len(), 5);
+            for (f, w) in one.iter().zip(&whole) {
+                assert_eq!(f.as_slice(), w.layer(l));
+                assert!((f.iter().sum::<f64>() - 6.0).abs() < 1e-9, "{f:?}");
+            }
+        }
+        // Draws differ: with 3 distinct sequences, 5 draws are not all the trace itself.
+        let counts = trace.counts();
+        assert!(whole.iter().any(|w| w.layer(0) != counts.layer(0)));
+        assert!(bootstrap_layer(&trace, 0, 0, 11).is_empty());
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub mod estimators;
 pub mod futures;
 
 pub use estimators::{BaseEstimator, Ewma, LastWindow, LayerChoice, SkuaForecaster, SlidingWindow};
-pub use futures::{bootstrap_futures, dirichlet_concentration, multinomial_noise, sample_futures};
+pub use futures::{
+    bootstrap_futures, bootstrap_layer, dirichlet_concentration, multinomial_noise, sample_futures,
+};
 
 use crate::MoeError;
 use crate::load::{ExpertLoad, TokenTrace};

@@ -10,7 +10,7 @@ use crate::load::TokenTrace;
 use crate::topology::Topology;
 
 /// Candidates (best by pair count first) whose exact node-visit change is counted per KL step.
-const EXACT_CANDIDATES: usize = 64;
+const EXACT_CANDIDATES: usize = 256;
 
 struct Scenario {
     slot_load: Vec<f64>,

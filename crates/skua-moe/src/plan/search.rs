@@ -366,6 +366,57 @@ impl<'a> Search<'a> {
     }
 }
 
+/// Balances each node on its own: swaps between the GPUs of one node (no expert changes node, so
+/// no token reaches another node) that lower the mean over scenarios of that node's hottest GPU
+/// relative to its mean. Unlike a search on the whole cluster, which stops once the cluster's
+/// hottest GPU cannot improve, every node ends balanced, so whichever node runs hot on the next
+/// window starts from an even spread inside it.
+pub(crate) fn balance_each_node(
+    topo: &Topology,
+    scen: &[Vec<f64>],
+    mut slots: Vec<usize>,
+    max_moves: usize,
+) -> Vec<usize> {
+    let experts = scen[0].len();
+    let mut cnt = vec![0usize; experts];
+    slots.iter().for_each(|&e| cnt[e] += 1);
+    for n in 0..topo.nodes() {
+        let gpus = topo.gpus_of_node(n);
+        if gpus.len() < 2 {
+            continue;
+        }
+        let first = topo.slots_of_gpu(gpus.start).start;
+        let last = topo.slots_of_gpu(gpus.end - 1).end;
+        let sizes: Vec<usize> = gpus.clone().map(|g| topo.slots_of_gpu(g).len()).collect();
+        let Ok(sub) = Topology::from_gpus(vec![0; sizes.len()], sizes) else {
+            continue;
+        };
+        let local = slots[first..last].to_vec();
+        let mut here = vec![0usize; experts];
+        local.iter().for_each(|&e| here[e] += 1);
+        // Scaled so that the sub-search, which divides by the replicas it sees, gives each slot
+        // its share of the expert's load over all replicas.
+        let sub_scen: Vec<Vec<f64>> = scen
+            .iter()
+            .map(|w| {
+                (0..experts)
+                    .map(|e| {
+                        if here[e] == 0 {
+                            0.0
+                        } else {
+                            w[e] * here[e] as f64 / cnt[e] as f64
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut s = Search::new(&sub, sub_scen, local, Scope::Cluster, None);
+        s.run(max_moves, 0);
+        slots[first..last].copy_from_slice(&s.slots);
+    }
+    slots
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +436,40 @@ mod tests {
         s.run(10, 0);
         assert!(s.objective() < before);
         assert!((s.objective() - 9.0 / 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_node_is_balanced_inside_and_keeps_its_experts() {
+        // 2 nodes × 2 GPUs × 2 slots. Node 0 holds 0..4 packed {8, 6} {1, 1}; node 1 holds 4..8
+        // packed {5, 4} {3, 2}. Node 0 is the hotter node, yet node 1 is balanced too.
+        let topo = Topology::uniform(2, 4, 8).unwrap();
+        let w = vec![vec![8.0, 6.0, 1.0, 1.0, 5.0, 4.0, 3.0, 2.0]];
+        let start: Vec<usize> = (0..8).collect();
+        let out = balance_each_node(&topo, &w, start, 10);
+        let gpu = |g: usize| -> f64 { topo.slots_of_gpu(g).map(|p| w[0][out[p]]).sum() };
+        assert_eq!(
+            (gpu(0).max(gpu(1)), gpu(2).max(gpu(3))),
+            (9.0, 7.0),
+            "{out:?}"
+        );
+        for n in 0..2 {
+            let mut here: Vec<usize> = out[n * 4..n * 4 + 4].to_vec();
+            here.sort_unstable();
+            assert_eq!(here, (n * 4..n * 4 + 4).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_node_sees_each_replica_at_its_share_of_the_load() {
+        // Expert 0 has one replica on each node: each carries 5 of its 10. Node 0 = {0, 1 | 2, 3}
+        // with loads 5, 6 | 3, 2 → {6, 2} {5, 3}, peak 8. Seen at its full 10, expert 0 would be
+        // paired with 2 ({10, 2} {6, 3}), a true peak of 9.
+        let topo = Topology::uniform(2, 4, 8).unwrap();
+        let w = vec![vec![10.0, 6.0, 3.0, 2.0, 1.0, 1.0, 1.0]];
+        let out = balance_each_node(&topo, &w, vec![0, 1, 2, 3, 0, 4, 5, 6], 10);
+        let share = |p: usize| if out[p] == 0 { 5.0 } else { w[0][out[p]] };
+        let gpu = |g: usize| -> f64 { topo.slots_of_gpu(g).map(share).sum() };
+        assert_eq!(gpu(0).max(gpu(1)), 8.0, "{out:?}");
     }
 
     #[test]

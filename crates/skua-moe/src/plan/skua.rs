@@ -19,16 +19,21 @@
 //!    nodes reached by the sampled tokens ([`super::visits`]); swaps are shortlisted by
 //!    same-token pair counts. After LocMoE (IJCAI 2024): keep token traffic in the node, but only
 //!    as far as balance allows.
-//! 4. **Polish.** Swaps inside each node (so no token reaches another node) that lower the mean
-//!    over the forecast and the futures of the hottest GPU's load.
+//! 4. **Polish.** Each node on its own: swaps between its GPUs (so no token reaches another node)
+//!    that lower the mean of the node's hottest GPU over the forecast, the futures and
+//!    [`SkuaPlanner::polish_draws`] more sequence-bootstrap draws of the recent tokens. Every node
+//!    ends balanced inside, not only the node that is hottest on the forecast: on the next
+//!    window another node may run hot, and the draws stand in for the expert-level noise the
+//!    forecast cannot know.
 
 use rayon::prelude::*;
 
 use super::cluster::Cluster;
 use super::eplb::{EplbGreedy, EplbMode, replicate};
-use super::search::{Scope, Search};
+use super::search::{Scope, Search, balance_each_node};
 use super::{PlanRequest, Planner};
 use crate::MoeError;
+use crate::forecast::bootstrap_layer;
 use crate::load::TokenTrace;
 use crate::placement::Placement;
 use crate::route::{ReplicaIndex, route_tokens};
@@ -44,12 +49,18 @@ pub struct SkuaPlanner {
     pub max_swaps: usize,
     /// Recent tokens used for co-activation and to route each locality candidate.
     pub sample_tokens: usize,
-    /// Most local-search moves per layer in the balance stage.
+    /// Most local-search moves per layer in the balance stage (and per node in the polish).
     pub max_moves: usize,
+    /// Sequence-bootstrap draws of the recent tokens (per layer) that the intra-node polish
+    /// balances against, on top of the forecast and the request's futures.
+    pub polish_draws: usize,
 }
 
 /// The default locality slack: the hottest GPU may reach 1.015 × the mean for locality.
 pub const DEFAULT_LOCALITY_SLACK: f64 = 0.015;
+
+/// Seed of the polish's draws (xor the layer): plans stay deterministic.
+const POLISH_SEED: u64 = 0x9011_5eed;
 
 impl Default for SkuaPlanner {
     fn default() -> Self {
@@ -58,6 +69,7 @@ impl Default for SkuaPlanner {
             max_swaps: 2000,
             sample_tokens: 16_384,
             max_moves: 400,
+            polish_draws: 64,
         }
     }
 }
@@ -166,11 +178,17 @@ impl SkuaPlanner {
                     k.run(self.max_swaps);
                     cands.push(k.slots);
                 }
-                // Balance inside each node over the forecast and the futures: no node changes.
+                // Balance each node inside over the forecast, the futures and more draws of the
+                // recent tokens: no expert changes node.
                 let chosen = self.pick(topo, &robust, cands, trace, l);
-                let mut s = Search::new(topo, scen, chosen, Scope::Node, None);
-                s.run(self.max_moves, 0);
-                s.slots
+                let mut scen = scen;
+                scen.extend(bootstrap_layer(
+                    trace,
+                    l,
+                    self.polish_draws,
+                    POLISH_SEED ^ l as u64,
+                ));
+                balance_each_node(topo, &scen, chosen, self.max_moves)
             }
             None => s.slots,
         }

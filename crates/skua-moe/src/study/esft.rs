@@ -56,6 +56,9 @@ pub struct CrossRow {
     pub uniform: f64,
     /// skua planned on the scored task itself (the in-sample ideal).
     pub oracle: f64,
+    /// Mean over layers of the Pearson correlation between the two tasks' per-expert loads: how
+    /// much the planning task can tell about the scored one.
+    pub load_corr: f64,
     /// skua after seeing the first quarter of the scored task's requests: the plan made on the
     /// planning task, re-planned incrementally with at most [`ADAPT_BUDGET`] of the slots moved.
     pub skua_adapted: f64,
@@ -91,6 +94,34 @@ fn skua(topo: &Topology, trace: &TokenTrace, seed: u64) -> Result<Placement, Moe
 
 fn imbalance(p: &Placement, topo: &Topology, load: &ExpertLoad) -> f64 {
     score(p, topo, load, None, &EvalConfig::default()).imbalance
+}
+
+/// Mean over layers of the Pearson correlation of two loads' per-expert values (a layer where
+/// either load is constant counts as 0).
+fn mean_layer_correlation(a: &ExpertLoad, b: &ExpertLoad) -> f64 {
+    let layers = a.layers().min(b.layers());
+    if layers == 0 {
+        return 0.0;
+    }
+    let corr = |x: &[f64], y: &[f64]| {
+        let n = x.len() as f64;
+        let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+        for (u, v) in x.iter().zip(y) {
+            sxy += (u - mx) * (v - my);
+            sxx += (u - mx).powi(2);
+            syy += (v - my).powi(2);
+        }
+        if sxx > 0.0 && syy > 0.0 {
+            sxy / (sxx * syy).sqrt()
+        } else {
+            0.0
+        }
+    };
+    (0..layers)
+        .map(|l| corr(a.layer(l), b.layer(l)))
+        .sum::<f64>()
+        / layers as f64
 }
 
 /// Reads the three ESFT tasks.
@@ -176,6 +207,7 @@ pub fn cross_task(opts: &StudyOptions, tasks: &[EsftTask]) -> Result<Vec<CrossRo
                 skua: imbalance(&ps, &topo, &test),
                 uniform: imbalance(&uniform, &topo, &test),
                 oracle: imbalance(&oracle, &topo, &test),
+                load_corr: mean_layer_correlation(&a.trace.counts(), &test),
                 skua_adapted: imbalance(&adapted, &topo, &test),
                 skua_adapted_moves: ps.slots_moved(&adapted, &topo).iter().sum(),
                 eplb_replanned: imbalance(&replanned, &topo, &test),
