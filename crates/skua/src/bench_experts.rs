@@ -12,8 +12,9 @@ use clap::Args;
 use serde::Serialize;
 use skua_moe::locmoe::RoutingStats;
 use skua_moe::study::{
-    ADAPT_BUDGET, CrossRow, GoldenRow, HeldOutRow, IncrementalRow, LOCALITY_FUTURES,
-    LOCALITY_TRIALS, LocMoeStudy, LocalityStudy, StudyOptions, StudyReport, run_all,
+    ADAPT_BUDGET, CrossBudgetRow, CrossRow, GPUS, GoldenRow, HeldOutRow, IncrementalRow,
+    LOCALITY_FUTURES, LOCALITY_TRIALS, LocMoeStudy, LocalityStudy, StudyOptions, StudyReport,
+    run_all,
 };
 use skua_moe::synth::{CalibrationReport, TraceStats};
 
@@ -98,6 +99,7 @@ fn render(r: &StudyReport, opts: &StudyOptions, elapsed_s: f64) -> String {
     out.push_str(&render_golden(&r.golden));
     out.push_str(&render_held_out(&r.held_out));
     out.push_str(&render_cross_task(&r.cross_task));
+    out.push_str(&render_cross_budget(&r.cross_task_wide));
     out.push_str(&render_locality(&r.locality));
     out.push_str(&render_incremental(&r.incremental));
     out.push_str(&render_locmoe(&r.locmoe));
@@ -355,6 +357,47 @@ fn render_cross_task(rows: &[CrossRow]) -> String {
             "moves",
             "adapted/static",
             "adapted/re-planned",
+        ],
+        &t,
+    ));
+    out.push('\n');
+    out
+}
+
+/// Cross-task at a wider slot budget: static plans on the first task against the data-blind plan.
+fn render_cross_budget(rows: &[CrossBudgetRow]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "the same at {} slots ({} per GPU), static plans only: with spare slots for every expert, \
+         a plan made on the wrong task's hot experts loses to the data-blind plan\n",
+        first.slots,
+        first.slots / GPUS
+    );
+    let t: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.plan_on.clone(),
+                r.score_on.clone(),
+                imb(r.uniform),
+                imb(r.eplb),
+                imb(r.skua),
+                ratio(r.skua, r.eplb),
+                ratio(r.uniform, r.eplb),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "plan on",
+            "score on",
+            "uniform",
+            "eplb",
+            "skua",
+            "skua/eplb",
+            "uniform/eplb",
         ],
         &t,
     ));

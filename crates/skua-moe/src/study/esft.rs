@@ -52,7 +52,8 @@ pub struct CrossRow {
     pub eplb: f64,
     /// skua.
     pub skua: f64,
-    /// A plan that ignores the data (uniform load): how much the planning task tells.
+    /// A plan that ignores the data (skua on a flat load, duplicate-free): how much the planning
+    /// task tells.
     pub uniform: f64,
     /// skua planned on the scored task itself (the in-sample ideal).
     pub oracle: f64,
@@ -73,8 +74,110 @@ pub struct CrossRow {
 /// Share of a layer's slots skua's adaptation may move.
 pub const ADAPT_BUDGET: f64 = 0.1;
 
+/// The golden files' ESFT slot budget (80 slots: 16 spare for 64 experts).
+pub const SLOTS: usize = 80;
+
+/// GPUs of the ESFT topology (2 nodes).
+pub const GPUS: usize = 8;
+
+/// A wider budget the cross-task study is repeated at: two slots per expert.
+pub const WIDE_SLOTS: usize = 128;
+
+/// Plan on one task, score on another, static plans only, at another slot budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossBudgetRow {
+    /// Task planned on.
+    pub plan_on: String,
+    /// Task scored on.
+    pub score_on: String,
+    /// Slots (2 nodes × [`GPUS`] GPUs).
+    pub slots: usize,
+    /// The duplicate-free plan of a flat load (every expert as many replicas as the budget
+    /// allows, spread evenly).
+    pub uniform: f64,
+    /// EPLB-equivalent planned on the first task.
+    pub eplb: f64,
+    /// skua planned on the first task.
+    pub skua: f64,
+}
+
 fn topology() -> Result<Topology, MoeError> {
-    Topology::uniform(2, 8, 80)
+    topology_with(SLOTS)
+}
+
+fn topology_with(slots: usize) -> Result<Topology, MoeError> {
+    Topology::uniform(2, GPUS, slots)
+}
+
+/// The data-blind plan: skua on a flat load (duplicate-free, replicas spread evenly; EPLB's
+/// greedy on a flat load may put both replicas of an expert on one GPU).
+fn uniform_plan(topo: &Topology, layers: usize, experts: usize) -> Result<Placement, MoeError> {
+    let flat = ExpertLoad::from_rows(vec![vec![1.0; experts]; layers])?;
+    SkuaPlanner::default().plan(&PlanRequest::new(topo, &flat, 1))
+}
+
+/// Every ordered pair of different tasks, by index: the pair and the second task's requests
+/// before and after its first quarter (the cross-task studies score on the latter).
+fn task_pairs(tasks: &[EsftTask]) -> Vec<(usize, usize, TokenTrace, TokenTrace)> {
+    let mut out = Vec::new();
+    for (ia, a) in tasks.iter().enumerate() {
+        for (ib, b) in tasks.iter().enumerate() {
+            if a.name == b.name {
+                continue;
+            }
+            let n = b.trace.sequences();
+            let first: Vec<usize> = (0..(n / 4).max(1)).collect();
+            let rest: Vec<usize> = ((n / 4).max(1)..n).collect();
+            out.push((
+                ia,
+                ib,
+                b.trace.select_sequences(&first),
+                b.trace.select_sequences(&rest),
+            ));
+        }
+    }
+    out
+}
+
+/// Per task: the EPLB-equivalent's and skua's static plans on its whole trace.
+fn static_plans(
+    topo: &Topology,
+    tasks: &[EsftTask],
+    seed: u64,
+) -> Result<Vec<(Placement, Placement)>, MoeError> {
+    tasks
+        .iter()
+        .map(|t| Ok((eplb(topo, &t.trace.counts())?, skua(topo, &t.trace, seed)?)))
+        .collect()
+}
+
+/// Static plans on one task scored on another, at `slots` slots.
+pub fn cross_task_budget(
+    opts: &StudyOptions,
+    tasks: &[EsftTask],
+    slots: usize,
+) -> Result<Vec<CrossBudgetRow>, MoeError> {
+    let topo = topology_with(slots)?;
+    let Some(t0) = tasks.first() else {
+        return Ok(Vec::new());
+    };
+    let uniform = uniform_plan(&topo, t0.trace.layers(), t0.trace.experts())?;
+    let plans = static_plans(&topo, tasks, opts.seed)?;
+    Ok(task_pairs(tasks)
+        .into_iter()
+        .map(|(ia, ib, _, unseen)| {
+            let test = unseen.counts();
+            let (pe, ps) = &plans[ia];
+            CrossBudgetRow {
+                plan_on: tasks[ia].name.clone(),
+                score_on: tasks[ib].name.clone(),
+                slots,
+                uniform: imbalance(&uniform, &topo, &test),
+                eplb: imbalance(pe, &topo, &test),
+                skua: imbalance(ps, &topo, &test),
+            }
+        })
+        .collect())
 }
 
 fn eplb(topo: &Topology, load: &ExpertLoad) -> Result<Placement, MoeError> {
@@ -167,53 +270,41 @@ pub fn held_out(opts: &StudyOptions, tasks: &[EsftTask]) -> Result<Vec<HeldOutRo
 /// Every ordered pair of different tasks.
 pub fn cross_task(opts: &StudyOptions, tasks: &[EsftTask]) -> Result<Vec<CrossRow>, MoeError> {
     let topo = topology()?;
-    let uniform_load = ExpertLoad::from_rows(vec![
-        vec![1.0; tasks[0].trace.experts()];
-        tasks[0].trace.layers()
-    ])?;
-    let uniform = eplb(&topo, &uniform_load)?;
+    let Some(t0) = tasks.first() else {
+        return Ok(Vec::new());
+    };
+    let uniform = uniform_plan(&topo, t0.trace.layers(), t0.trace.experts())?;
     let mut rows = Vec::new();
-    for a in tasks {
-        for b in tasks {
-            if a.name == b.name {
-                continue;
-            }
-            // The scored task's first quarter of requests is what an adaptive planner sees
-            // before the rest arrives; every column is scored on the rest.
-            let n = b.trace.sequences();
-            let first: Vec<usize> = (0..(n / 4).max(1)).collect();
-            let rest: Vec<usize> = ((n / 4).max(1)..n).collect();
-            let (seen, unseen) = (
-                b.trace.select_sequences(&first),
-                b.trace.select_sequences(&rest),
-            );
-            let test = unseen.counts();
-            let oracle = SkuaPlanner::default().plan(&PlanRequest::new(&topo, &test, 1))?;
-            let pe = eplb(&topo, &a.trace.counts())?;
-            let ps = skua(&topo, &a.trace, opts.seed)?;
-            // Adaptation: incremental from skua's plan on A, on what was seen of B.
-            let seen_load = seen.counts();
-            let futures = bootstrap_futures(&seen, FUTURES, opts.seed);
-            let mut req = PlanRequest::new(&topo, &seen_load, 1);
-            req.futures = &futures;
-            req.current = Some(&ps);
-            req.move_budget = Some((topo.slots() as f64 * ADAPT_BUDGET) as usize);
-            let adapted = SkuaPlanner::default().plan(&req)?;
-            let replanned = eplb(&topo, &seen_load)?;
-            rows.push(CrossRow {
-                plan_on: a.name.clone(),
-                score_on: b.name.clone(),
-                eplb: imbalance(&pe, &topo, &test),
-                skua: imbalance(&ps, &topo, &test),
-                uniform: imbalance(&uniform, &topo, &test),
-                oracle: imbalance(&oracle, &topo, &test),
-                load_corr: mean_layer_correlation(&a.trace.counts(), &test),
-                skua_adapted: imbalance(&adapted, &topo, &test),
-                skua_adapted_moves: ps.slots_moved(&adapted, &topo).iter().sum(),
-                eplb_replanned: imbalance(&replanned, &topo, &test),
-                eplb_replanned_moves: pe.slots_moved(&replanned, &topo).iter().sum(),
-            });
-        }
+    // The scored task's first quarter of requests is what an adaptive planner sees before the
+    // rest arrives; every column is scored on the rest.
+    let plans = static_plans(&topo, tasks, opts.seed)?;
+    for (ia, ib, seen, unseen) in task_pairs(tasks) {
+        let (a, b) = (&tasks[ia], &tasks[ib]);
+        let test = unseen.counts();
+        let oracle = SkuaPlanner::default().plan(&PlanRequest::new(&topo, &test, 1))?;
+        let (pe, ps) = &plans[ia];
+        // Adaptation: incremental from skua's plan on A, on what was seen of B.
+        let seen_load = seen.counts();
+        let futures = bootstrap_futures(&seen, FUTURES, opts.seed);
+        let mut req = PlanRequest::new(&topo, &seen_load, 1);
+        req.futures = &futures;
+        req.current = Some(ps);
+        req.move_budget = Some((topo.slots() as f64 * ADAPT_BUDGET) as usize);
+        let adapted = SkuaPlanner::default().plan(&req)?;
+        let replanned = eplb(&topo, &seen_load)?;
+        rows.push(CrossRow {
+            plan_on: a.name.clone(),
+            score_on: b.name.clone(),
+            eplb: imbalance(pe, &topo, &test),
+            skua: imbalance(ps, &topo, &test),
+            uniform: imbalance(&uniform, &topo, &test),
+            oracle: imbalance(&oracle, &topo, &test),
+            load_corr: mean_layer_correlation(&a.trace.counts(), &test),
+            skua_adapted: imbalance(&adapted, &topo, &test),
+            skua_adapted_moves: ps.slots_moved(&adapted, &topo).iter().sum(),
+            eplb_replanned: imbalance(&replanned, &topo, &test),
+            eplb_replanned_moves: pe.slots_moved(&replanned, &topo).iter().sum(),
+        });
     }
     Ok(rows)
 }

@@ -6,7 +6,10 @@ mod esft;
 mod golden;
 mod synthetic;
 
-pub use esft::{ADAPT_BUDGET, CrossRow, HeldOutRow, cross_task, held_out, read_tasks};
+pub use esft::{
+    ADAPT_BUDGET, CrossBudgetRow, CrossRow, GPUS, HeldOutRow, SLOTS, WIDE_SLOTS, cross_task,
+    cross_task_budget, held_out, read_tasks,
+};
 pub use golden::{GoldenRow, duplicate_gpus, golden};
 pub use synthetic::{
     IncrementalRow, LOCALITY_FUTURES, LOCALITY_TRIALS, LocMoeStudy, LocalityRow, LocalityStudy,
@@ -50,6 +53,8 @@ pub struct StudyReport {
     pub held_out: Vec<HeldOutRow>,
     /// ESFT plan on one task, score on another.
     pub cross_task: Vec<CrossRow>,
+    /// The same, static plans only, at [`WIDE_SLOTS`] slots.
+    pub cross_task_wide: Vec<CrossBudgetRow>,
     /// Locality on the group-limited generator.
     pub locality: LocalityStudy,
     /// Incremental against full re-planning.
@@ -70,6 +75,7 @@ pub fn run_all(
     let held_out = held_out(opts, &tasks)?;
     progress("ESFT tasks: plan on one, score on another");
     let cross_task = cross_task(opts, &tasks)?;
+    let cross_task_wide = cross_task_budget(opts, &tasks, WIDE_SLOTS)?;
     progress("locality on the DeepSeek-V3-like generator");
     let locality = locality(opts)?;
     progress("incremental re-planning under drift");
@@ -83,6 +89,7 @@ pub fn run_all(
         golden,
         held_out,
         cross_task,
+        cross_task_wide,
         locality,
         incremental,
         locmoe,

@@ -59,7 +59,6 @@ impl PlannerArg {
     }
 }
 
-/// How `skua experts evaluate` splits one input into training and held-out data.
 /// How the load to plan for is made from the input's windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ForecasterArg {
@@ -73,8 +72,14 @@ pub enum ForecasterArg {
     Ewma,
     /// skua's: per layer EWMA or sliding window by backtest, shrunk toward uniform.
     Skua,
+    /// Every expert of a layer at the layer's mean load, for a workload the input says little
+    /// about (a new task: on ESFT, another task's expert loads correlate 0.04–0.26 with the
+    /// input's). Replicas spread evenly; no sampled futures (they would be centred on the input).
+    /// Token input still feeds skua's locality stage.
+    Flat,
 }
 
+/// How `skua experts evaluate` splits one input into training and held-out data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SplitArg {
     /// Token input: even-numbered sequences train, odd-numbered sequences test.

@@ -118,7 +118,10 @@ pub fn evaluate(a: &ExpertsEvaluateArgs, quiet: bool) -> Result<Outcome> {
         capacity_factor: a.capacity_factor,
         ..EvalConfig::default()
     };
-    let futures = if a.futures > 0 && planners.contains(&PlannerArg::Skua) {
+    let futures = if a.futures > 0
+        && planners.contains(&PlannerArg::Skua)
+        && !input::skips_futures(a.forecaster)
+    {
         futures_for(
             &train.load,
             train.trace.as_ref(),

@@ -486,6 +486,7 @@ pub fn forecast(input: &Input, which: super::args::ForecasterArg) -> Result<Expe
     use super::args::ForecasterArg as F;
     use skua_moe::forecast::{Ewma, LastWindow, LoadForecaster, SkuaForecaster, SlidingWindow};
     let f: Box<dyn LoadForecaster> = match which {
+        F::Flat => return flat(&input.load),
         _ if input.history.len() < 2 => return Ok(input.load.clone()),
         F::Sum => return Ok(input.load.clone()),
         F::Last => Box::new(LastWindow),
@@ -494,6 +495,20 @@ pub fn forecast(input: &Input, which: super::args::ForecasterArg) -> Result<Expe
         F::Skua => Box::new(SkuaForecaster::default()),
     };
     Ok(f.forecast(&input.history)?)
+}
+
+/// Every expert of each layer at the layer's mean load (the layer's total kept).
+fn flat(load: &ExpertLoad) -> Result<ExpertLoad> {
+    let experts = load.experts().max(1) as f64;
+    let rows = (0..load.layers())
+        .map(|l| vec![load.layer_total(l) / experts; load.experts()])
+        .collect();
+    Ok(ExpertLoad::from_rows(rows)?)
+}
+
+/// Whether a forecaster's load should be planned without sampled futures.
+pub fn skips_futures(which: super::args::ForecasterArg) -> bool {
+    which == super::args::ForecasterArg::Flat
 }
 
 #[cfg(test)]

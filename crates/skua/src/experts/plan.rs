@@ -99,10 +99,21 @@ pub fn plan(a: &ExpertsPlanArgs, quiet: bool) -> Result<Outcome> {
             "EPLB plans from scratch: --move-budget applies to skua's planner only",
         );
     }
-    let futures_n = a.futures.unwrap_or(match a.planner {
-        PlannerArg::Skua => 8,
-        _ => 0,
-    });
+    let futures_n = if input::skips_futures(a.forecaster) {
+        if a.futures.is_some_and(|n| n > 0) {
+            stage(
+                quiet,
+                "note",
+                "--forecaster flat plans without sampled futures: --futures is not used",
+            );
+        }
+        0
+    } else {
+        a.futures.unwrap_or(match a.planner {
+            PlannerArg::Skua => 8,
+            _ => 0,
+        })
+    };
     let futures = if futures_n > 0 {
         futures_for(
             &input.load,
@@ -156,7 +167,11 @@ pub fn plan(a: &ExpertsPlanArgs, quiet: bool) -> Result<Outcome> {
         planner: label,
         futures: futures.len(),
         seed: a.seed,
-        locality_tokens: input.trace.as_ref().map(|t| t.tokens()),
+        locality_tokens: input
+            .trace
+            .as_ref()
+            .filter(|_| a.locality_slack > 0.0)
+            .map(|t| t.tokens()),
         plan_seconds,
         score: sc,
         current: current_summary,

@@ -233,6 +233,59 @@ fn replanning_from_a_current_placement_respects_the_move_budget() {
 }
 
 #[test]
+fn a_flat_forecast_spreads_replicas_evenly_without_futures() {
+    let law = moe_data().join("esft/law");
+    let dir = tempfile::tempdir().unwrap();
+    let (eplb, summary) = (dir.path().join("flat.json"), dir.path().join("sum.json"));
+    let o = run(&[
+        "experts",
+        "plan",
+        "--esft",
+        s(&law),
+        "--nodes",
+        "2",
+        "--gpus",
+        "8",
+        "--slots",
+        "128",
+        "--forecaster",
+        "flat",
+        "--futures",
+        "4",
+        "--locality-slack",
+        "0",
+        "--out-eplb",
+        s(&eplb),
+        "--json",
+        s(&summary),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("locality from"),
+        "slack 0 turns locality off: {}",
+        text(&o)
+    );
+    let maps = json(&eplb);
+    check_placement(&phy2log(&maps), 128, 64, 16);
+    // 128 slots for 64 experts: every expert exactly twice in every layer.
+    for (l, row) in maps["logcnt"]
+        .as_array()
+        .expect("logcnt")
+        .iter()
+        .enumerate()
+    {
+        let counts: Vec<u64> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert!(counts.iter().all(|&c| c == 2), "layer {l}: {counts:?}");
+    }
+    assert_eq!(json(&summary)["futures"], 0);
+}
+
+#[test]
 fn evaluate_on_esft_halves_prints_both_planners_and_a_noise_floor() {
     let law = moe_data().join("esft/law");
     let dir = tempfile::tempdir().unwrap();
